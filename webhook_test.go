@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -396,4 +397,25 @@ func FuzzParseWebhookEvent(f *testing.F) {
 			t.Fatalf("round trip changed %q into %s", body, out)
 		}
 	})
+}
+
+// A slash command read from a room_message webhook, answered with a
+// notification attached to the message.
+func ExampleParseWebhookEvent() {
+	body := []byte(`{"event": "room_message", "oauth_client_id": "c1", "webhook_id": 7,
+		"item": {"message": {"id": "m1", "message": "/echo hello", "type": "message",
+			"from": {"id": 5, "mention_name": "Ada", "name": "Ada Lovelace"}},
+		"room": {"id": 42, "name": "Engineering"}}}`)
+	e, err := ParseWebhookEvent(body)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if args, ok := e.CommandArgs("/echo"); ok {
+		reply := TextNotification("@" + e.Sender().MentionName + " said " + args)
+		reply.AttachTo = e.MessageID()
+		fmt.Println(e.RoomID(), reply.Message, reply.AttachTo)
+	}
+	// Output:
+	// 42 @Ada said hello m1
 }
