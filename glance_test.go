@@ -240,8 +240,10 @@ func TestGlanceKeyLengthCountsCharacters(t *testing.T) {
 }
 
 func FuzzGlanceDataJSON(f *testing.F) {
-	f.Add([]byte(`{"label":{"type":"html","value":"x"},"status":{"type":"lozenge","value":{"label":"a","type":"new"}}}`))
-	f.Add([]byte(`{"label":{"type":"html","value":"x"},"status":{"type":"icon","value":{"url":"https://a/b"}}}`))
+	f.Add([]byte(`{"label":{"type":"html","value":"x"},` +
+		`"status":{"type":"lozenge","value":{"label":"a","type":"new"}}}`))
+	f.Add([]byte(`{"label":{"type":"html","value":"x"},` +
+		`"status":{"type":"icon","value":{"url":"https://a/b"}}}`))
 	f.Add([]byte(`{"label":{},"status":{"type":"other","value":7},"metadata":{"a":[1,{"b":null}]}}`))
 	f.Add([]byte(`{"status":{"type":"icon"}}`))
 
