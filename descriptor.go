@@ -308,15 +308,15 @@ type Condition struct {
 // Scopes of the HipChat REST API an add-on can ask for in
 // [HipchatAPIConsumer.Scopes].
 const (
-	ScopeAdminGroup       = "admin_group"
-	ScopeAdminRoom        = "admin_room"
-	ScopeImportData       = "import_data"
-	ScopeManageRooms      = "manage_rooms"
-	ScopeSendMessage      = "send_message"
-	ScopeSendNotification = "send_notification"
-	ScopeViewGroup        = "view_group"
-	ScopeViewMessages     = "view_messages"
-	ScopeViewRoom         = "view_room"
+	ScopeAdminGroup       = "admin_group"       // group administration
+	ScopeAdminRoom        = "admin_room"        // room administration, run-time webhooks
+	ScopeImportData       = "import_data"       // importing history
+	ScopeManageRooms      = "manage_rooms"      // creating, changing and removing rooms
+	ScopeSendMessage      = "send_message"      // private one-to-one messages
+	ScopeSendNotification = "send_notification" // room notifications and glance updates
+	ScopeViewGroup        = "view_group"        // users, rooms and group information
+	ScopeViewMessages     = "view_messages"     // message history
+	ScopeViewRoom         = "view_room"         // room information and participants
 )
 
 // Events a [Webhook] can subscribe to.
@@ -386,26 +386,27 @@ const (
 )
 
 var (
-	knownScopes = set(ScopeAdminGroup, ScopeAdminRoom, ScopeImportData,
+	knownScopes = enumSet(ScopeAdminGroup, ScopeAdminRoom, ScopeImportData,
 		ScopeManageRooms, ScopeSendMessage, ScopeSendNotification,
 		ScopeViewGroup, ScopeViewMessages, ScopeViewRoom)
-	knownEvents = set(EventRoomArchived, EventRoomCreated, EventRoomDeleted,
+	knownEvents = enumSet(EventRoomArchived, EventRoomCreated, EventRoomDeleted,
 		EventRoomEnter, EventRoomExit, EventRoomFileUpload, EventRoomMessage,
 		EventRoomNotification, EventRoomTopicChange, EventRoomUnarchived)
-	messageEvents   = set(EventRoomMessage, EventRoomNotification)
-	actionLocations = set(LocationMessageAction, LocationInputAction)
-	panelLocations  = set(LocationSidebarRight)
-	dialogStyles    = set("", DialogStyleNormal, DialogStyleWarning)
-	knownConditions = set(ConditionRoomIsPublic, ConditionUserIsAdmin,
+	messageEvents   = enumSet(EventRoomMessage, EventRoomNotification)
+	actionLocations = enumSet(LocationMessageAction, LocationInputAction)
+	panelLocations  = enumSet(LocationSidebarRight)
+	dialogStyles    = enumSet("", DialogStyleNormal, DialogStyleWarning)
+	knownConditions = enumSet(ConditionRoomIsPublic, ConditionUserIsAdmin,
 		ConditionUserIsGuest, ConditionUserIsRoomOwner,
 		ConditionMessageMatches, ConditionMessageContainsLink,
 		ConditionMessageSentByCurrentUser, ConditionCardMatches)
 
-	// cssLength accepts the CSS lengths HipChat's dialogs took.
-	cssLength = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(px|%|em|rem|vw|vh)?$`)
+	// cssLengthPattern matches the CSS lengths HipChat's dialogs took.
+	cssLengthPattern = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(px|%|em|rem|vw|vh)?$`)
 )
 
-func set(values ...string) map[string]bool {
+// enumSet makes a lookup table of an enumeration's values.
+func enumSet(values ...string) map[string]bool {
 	m := make(map[string]bool, len(values))
 	for _, v := range values {
 		m[v] = true
@@ -591,9 +592,14 @@ func (e *DescriptorError) Error() string {
 // compile (with Go's regexp syntax, so constructs such as look-ahead that
 // Go lacks are reported) and appear on message events only, and that every
 // URL HipChat calls or loads from the add-on is an absolute http or https
-// URL with the scheme and host of Links.Self. A webhook with
-// authentication "none" is reported: the library verifies every webhook's
-// signature, and an unsigned one would be rejected.
+// URL with the scheme and host of Links.Self.
+//
+// A few checks are stricter than HipChat was, because the add-on could not
+// work otherwise: a webhook with authentication "none" is reported (the
+// library verifies every webhook's signature, so unsigned deliveries would
+// be refused), a glance needs a queryUrl, and dialog sizes must be plain
+// CSS lengths such as "600px" or "50%". Use [errors.As] to reach the
+// *DescriptorError.
 func (d *CapabilitiesDescriptor) Validate() error {
 	return d.validate(false)
 }
@@ -604,7 +610,7 @@ func (d *CapabilitiesDescriptor) validate(allowUnauthenticatedWebhooks bool) err
 	if d == nil {
 		return &DescriptorError{Problems: []string{"descriptor: is nil"}}
 	}
-	v := &validator{allowNone: allowUnauthenticatedWebhooks}
+	v := &descriptorValidator{allowNone: allowUnauthenticatedWebhooks}
 	v.checkTop(d)
 
 	c := &d.Capabilities
@@ -624,8 +630,8 @@ func (d *CapabilitiesDescriptor) validate(allowUnauthenticatedWebhooks bool) err
 	return nil
 }
 
-// validator collects the problems of one descriptor.
-type validator struct {
+// descriptorValidator collects the problems of one descriptor.
+type descriptorValidator struct {
 	allowNone bool
 	self      *url.URL // the parsed links.self, nil when it is invalid
 	problems  []string
@@ -635,12 +641,12 @@ type validator struct {
 	pages map[string]string
 }
 
-func (v *validator) addf(path, format string, args ...any) {
+func (v *descriptorValidator) addf(path, format string, args ...any) {
 	v.problems = append(v.problems, path+": "+fmt.Sprintf(format, args...))
 }
 
 // required reports a problem when s is empty, and whether it was set.
-func (v *validator) required(path, s string) bool {
+func (v *descriptorValidator) required(path, s string) bool {
 	if s == "" {
 		v.addf(path, "is required")
 		return false
@@ -648,25 +654,25 @@ func (v *validator) required(path, s string) bool {
 	return true
 }
 
-// length checks that s is between min and max characters long.
-func (v *validator) length(path, s string, min, max int) {
+// length checks that s is between lo and hi characters long.
+func (v *descriptorValidator) length(path, s string, lo, hi int) {
 	switch n := utf8.RuneCountInString(s); {
-	case n == 0 && min > 0:
+	case n == 0 && lo > 0:
 		v.addf(path, "is required")
-	case n < min:
-		v.addf(path, "must be at least %d characters", min)
-	case n > max:
-		v.addf(path, "must be at most %d characters, not %d", max, n)
+	case n < lo:
+		v.addf(path, "must be at least %d characters", lo)
+	case n > hi:
+		v.addf(path, "must be at most %d characters, not %d", hi, n)
 	}
 }
 
-func (v *validator) moduleKey(path, key string) {
+func (v *descriptorValidator) moduleKey(path, key string) {
 	v.length(path, key, 1, maxModuleKeyLen)
 }
 
 // absURL checks that raw is an absolute http or https URL and returns it
 // parsed, or nil after reporting a problem.
-func (v *validator) absURL(path, raw string) *url.URL {
+func (v *descriptorValidator) absURL(path, raw string) *url.URL {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
@@ -683,7 +689,7 @@ func (v *validator) absURL(path, raw string) *url.URL {
 }
 
 // optionalURL checks raw with absURL when it is set.
-func (v *validator) optionalURL(path, raw string) {
+func (v *descriptorValidator) optionalURL(path, raw string) {
 	if raw != "" {
 		v.absURL(path, raw)
 	}
@@ -691,7 +697,7 @@ func (v *validator) optionalURL(path, raw string) {
 
 // servedURL checks a URL the add-on itself serves: absolute, and on the
 // scheme and host of links.self.
-func (v *validator) servedURL(path, raw string, required bool) {
+func (v *descriptorValidator) servedURL(path, raw string, required bool) {
 	if raw == "" {
 		if required {
 			v.addf(path, "is required")
@@ -724,7 +730,7 @@ func effectivePort(u *url.URL) string {
 	return "80"
 }
 
-func (v *validator) icon(path string, i *Icon) {
+func (v *descriptorValidator) icon(path string, i *Icon) {
 	if i == nil {
 		return
 	}
@@ -734,7 +740,7 @@ func (v *validator) icon(path string, i *Icon) {
 	v.optionalURL(path+".url@2x", i.URL2x)
 }
 
-func (v *validator) checkTop(d *CapabilitiesDescriptor) {
+func (v *descriptorValidator) checkTop(d *CapabilitiesDescriptor) {
 	v.length("key", d.Key, 1, maxAddonKeyLen)
 	v.required("name", d.Name)
 	v.required("description", d.Description)
@@ -750,7 +756,7 @@ func (v *validator) checkTop(d *CapabilitiesDescriptor) {
 	}
 }
 
-func (v *validator) checkAPIConsumer(a *HipchatAPIConsumer) {
+func (v *descriptorValidator) checkAPIConsumer(a *HipchatAPIConsumer) {
 	if a == nil {
 		return
 	}
@@ -766,7 +772,7 @@ func (v *validator) checkAPIConsumer(a *HipchatAPIConsumer) {
 	v.icon(path+".avatar", a.Avatar)
 }
 
-func (v *validator) checkInstallable(i *Installable) {
+func (v *descriptorValidator) checkInstallable(i *Installable) {
 	if i == nil {
 		return
 	}
@@ -786,7 +792,7 @@ func (v *validator) checkInstallable(i *Installable) {
 
 // checkModules checks the module lists. Pages (dialogs, web panels and
 // external pages) come first, so that targets can be resolved.
-func (v *validator) checkModules(c *Capabilities) {
+func (v *descriptorValidator) checkModules(c *Capabilities) {
 	v.pages = make(map[string]string)
 	for i := range c.Dialogs {
 		v.checkDialog(fmt.Sprintf("capabilities.dialog[%d]", i), &c.Dialogs[i])
@@ -806,7 +812,7 @@ func (v *validator) checkModules(c *Capabilities) {
 		path := fmt.Sprintf("capabilities.webhook[%d]", i)
 		v.checkWebhook(path, &c.Webhooks[i])
 		if k := c.Webhooks[i].Key; k != "" {
-			unique(v, webhookKeys, path+".key", k)
+			v.unique(webhookKeys, path+".key", k)
 		}
 	}
 
@@ -814,20 +820,20 @@ func (v *validator) checkModules(c *Capabilities) {
 	for i := range c.Glances {
 		path := fmt.Sprintf("capabilities.glance[%d]", i)
 		v.checkGlance(path, &c.Glances[i])
-		unique(v, glanceKeys, path+".key", c.Glances[i].Key)
+		v.unique(glanceKeys, path+".key", c.Glances[i].Key)
 	}
 
 	actionKeys := make(map[string]string)
 	for i := range c.Actions {
 		path := fmt.Sprintf("capabilities.action[%d]", i)
 		v.checkAction(path, &c.Actions[i])
-		unique(v, actionKeys, path+".key", c.Actions[i].Key)
+		v.unique(actionKeys, path+".key", c.Actions[i].Key)
 	}
 }
 
 // unique records key at path in seen and reports a key seen before. Empty
 // keys are reported elsewhere and skipped here.
-func unique(v *validator, seen map[string]string, path, key string) {
+func (v *descriptorValidator) unique(seen map[string]string, path, key string) {
 	if key == "" {
 		return
 	}
@@ -840,13 +846,13 @@ func unique(v *validator, seen map[string]string, path, key string) {
 
 // pageKey checks the key of a dialog, web panel or external page, which
 // must be unique across all three kinds.
-func (v *validator) pageKey(path, key string) {
+func (v *descriptorValidator) pageKey(path, key string) {
 	v.moduleKey(path, key)
-	unique(v, v.pages, path, key)
+	v.unique(v.pages, path, key)
 }
 
 // target checks that t names a dialog, web panel or external page.
-func (v *validator) target(path string, t *Target) {
+func (v *descriptorValidator) target(path string, t *Target) {
 	if t.Key == "" {
 		v.addf(path, "is required")
 		return
@@ -856,7 +862,7 @@ func (v *validator) target(path string, t *Target) {
 	}
 }
 
-func (v *validator) checkWebhook(path string, w *Webhook) {
+func (v *descriptorValidator) checkWebhook(path string, w *Webhook) {
 	if v.required(path+".event", w.Event) && !knownEvents[w.Event] {
 		v.addf(path+".event", "unknown event %q", w.Event)
 	}
@@ -887,7 +893,7 @@ func (v *validator) checkWebhook(path string, w *Webhook) {
 	}
 }
 
-func (v *validator) checkGlance(path string, g *Glance) {
+func (v *descriptorValidator) checkGlance(path string, g *Glance) {
 	v.moduleKey(path+".key", g.Key)
 	v.required(path+".name.value", g.Name.Value)
 	v.servedURL(path+".queryUrl", g.QueryURL, true)
@@ -898,7 +904,7 @@ func (v *validator) checkGlance(path string, g *Glance) {
 	v.conditions(path+".conditions", g.Conditions, 0)
 }
 
-func (v *validator) checkWebPanel(path string, p *WebPanel) {
+func (v *descriptorValidator) checkWebPanel(path string, p *WebPanel) {
 	v.pageKey(path+".key", p.Key)
 	if v.required(path+".location", p.Location) && !panelLocations[p.Location] {
 		v.addf(path+".location", "unknown web panel location %q", p.Location)
@@ -907,7 +913,7 @@ func (v *validator) checkWebPanel(path string, p *WebPanel) {
 	v.icon(path+".icon", p.Icon)
 }
 
-func (v *validator) checkDialog(path string, d *Dialog) {
+func (v *descriptorValidator) checkDialog(path string, d *Dialog) {
 	v.pageKey(path+".key", d.Key)
 	v.servedURL(path+".url", d.URL, true)
 	o := d.Options
@@ -931,18 +937,18 @@ func (v *validator) checkDialog(path string, d *Dialog) {
 	}
 }
 
-func (v *validator) dialogAction(path string, a *DialogAction) {
+func (v *descriptorValidator) dialogAction(path string, a *DialogAction) {
 	v.required(path+".key", a.Key)
 	v.required(path+".name.value", a.Name.Value)
 }
 
-func (v *validator) cssLength(path, s string) {
-	if s != "" && !cssLength.MatchString(s) {
+func (v *descriptorValidator) cssLength(path, s string) {
+	if s != "" && !cssLengthPattern.MatchString(s) {
 		v.addf(path, "%q is not a CSS length such as \"600px\" or \"50%%\"", s)
 	}
 }
 
-func (v *validator) checkAction(path string, a *Action) {
+func (v *descriptorValidator) checkAction(path string, a *Action) {
 	v.moduleKey(path+".key", a.Key)
 	v.length(path+".name.value", a.Name.Value, 1, maxActionNameLen)
 	if v.required(path+".location", a.Location) && !actionLocations[a.Location] {
@@ -954,7 +960,7 @@ func (v *validator) checkAction(path string, a *Action) {
 
 // conditions checks a list of conditions, recursing into groups up to
 // maxConditionNesting levels deep.
-func (v *validator) conditions(path string, cs []Condition, depth int) {
+func (v *descriptorValidator) conditions(path string, cs []Condition, depth int) {
 	if depth > maxConditionNesting && len(cs) > 0 {
 		v.addf(path, "nested more than %d levels deep", maxConditionNesting)
 		return
@@ -964,7 +970,7 @@ func (v *validator) conditions(path string, cs []Condition, depth int) {
 	}
 }
 
-func (v *validator) condition(path string, c *Condition, depth int) {
+func (v *descriptorValidator) condition(path string, c *Condition, depth int) {
 	group := len(c.Conditions) > 0 || c.Type != ""
 	switch {
 	case group && c.Condition != "":

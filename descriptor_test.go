@@ -17,6 +17,9 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden files in testd
 
 const base = "https://addon.example.com"
 
+// desc keeps the tables of mutations readable.
+type desc = CapabilitiesDescriptor
+
 // fullDescriptor returns a valid descriptor that uses every member.
 func fullDescriptor() *CapabilitiesDescriptor {
 	return &CapabilitiesDescriptor{
@@ -30,7 +33,10 @@ func fullDescriptor() *CapabilitiesDescriptor {
 			HipchatAPIConsumer: &HipchatAPIConsumer{
 				Scopes:   []string{ScopeSendNotification, ScopeViewRoom},
 				FromName: "Echo",
-				Avatar:   &Icon{URL: "https://cdn.example.com/echo.png", URL2x: "https://cdn.example.com/echo@2x.png"},
+				Avatar: &Icon{
+					URL:   "https://cdn.example.com/echo.png",
+					URL2x: "https://cdn.example.com/echo@2x.png",
+				},
 			},
 			Installable: &Installable{
 				AllowGlobal:       Bool(false),
@@ -102,7 +108,9 @@ func fullDescriptor() *CapabilitiesDescriptor {
 					Target:   Target{Key: "echo.page", Options: map[string]any{"size": map[string]any{"w": 2.5}}},
 				},
 			},
-			ExternalPages: []ExternalPage{{Key: "echo.page", Name: I18n{Value: "Echo"}, URL: base + "/page"}},
+			ExternalPages: []ExternalPage{
+				{Key: "echo.page", Name: I18n{Value: "Echo"}, URL: base + "/page"},
+			},
 		},
 	}
 }
@@ -140,245 +148,252 @@ func TestValidateMinimalDescriptor(t *testing.T) {
 }
 
 func TestValidateProblems(t *testing.T) {
-	caps := func(d *CapabilitiesDescriptor) *Capabilities { return &d.Capabilities }
+	caps := func(d *desc) *Capabilities { return &d.Capabilities }
 	tests := []struct {
 		name   string
-		mutate func(d *CapabilitiesDescriptor)
+		mutate func(d *desc)
 		want   []string // each a prefix of one problem, in order
 	}{
-		{"key missing", func(d *CapabilitiesDescriptor) { d.Key = "" },
+		{"key missing", func(d *desc) { d.Key = "" },
 			[]string{"key: is required"}},
-		{"key too long", func(d *CapabilitiesDescriptor) { d.Key = strings.Repeat("k", 101) },
+		{"key too long", func(d *desc) { d.Key = strings.Repeat("k", 101) },
 			[]string{"key: must be at most 100 characters"}},
-		{"name missing", func(d *CapabilitiesDescriptor) { d.Name = "" },
+		{"name missing", func(d *desc) { d.Name = "" },
 			[]string{"name: is required"}},
-		{"description missing", func(d *CapabilitiesDescriptor) { d.Description = "" },
+		{"description missing", func(d *desc) { d.Description = "" },
 			[]string{"description: is required"}},
-		{"links.self missing", func(d *CapabilitiesDescriptor) {
+		{"links.self missing", func(d *desc) {
 			*d = CapabilitiesDescriptor{Key: "k", Name: "n", Description: "d"}
 		}, []string{"links.self: is required"}},
-		{"links.self relative", func(d *CapabilitiesDescriptor) {
+		{"links.self relative", func(d *desc) {
 			*d = CapabilitiesDescriptor{Key: "k", Name: "n", Description: "d",
 				Links: Links{Self: "/capabilities.json"}}
 		}, []string{"links.self: must be an absolute http or https URL"}},
-		{"links.self not http", func(d *CapabilitiesDescriptor) {
+		{"links.self not http", func(d *desc) {
 			*d = CapabilitiesDescriptor{Key: "k", Name: "n", Description: "d",
 				Links: Links{Self: "ftp://addon.example.com/c"}}
 		}, []string{"links.self: must be an absolute http or https URL"}},
-		{"links.self without host", func(d *CapabilitiesDescriptor) {
+		{"links.self without host", func(d *desc) {
 			*d = CapabilitiesDescriptor{Key: "k", Name: "n", Description: "d",
 				Links: Links{Self: "https:///capabilities.json"}}
 		}, []string{"links.self: must be an absolute URL with a host"}},
-		{"links.self unparsable", func(d *CapabilitiesDescriptor) {
+		{"links.self unparsable", func(d *desc) {
 			*d = CapabilitiesDescriptor{Key: "k", Name: "n", Description: "d",
 				Links: Links{Self: "https://exa mple.com/"}}
 		}, []string{"links.self: is not a valid URL"}},
-		{"homepage relative", func(d *CapabilitiesDescriptor) { d.Links.Homepage = "echo" },
+		{"homepage relative", func(d *desc) { d.Links.Homepage = "echo" },
 			[]string{"links.homepage: must be an absolute"}},
-		{"vendor name missing", func(d *CapabilitiesDescriptor) { d.Vendor.Name = "" },
+		{"vendor name missing", func(d *desc) { d.Vendor.Name = "" },
 			[]string{"vendor.name: is required"}},
-		{"vendor url relative", func(d *CapabilitiesDescriptor) { d.Vendor.URL = "www.example.com" },
+		{"vendor url relative", func(d *desc) { d.Vendor.URL = "www.example.com" },
 			[]string{"vendor.url: must be an absolute"}},
 
-		{"scopes missing", func(d *CapabilitiesDescriptor) { caps(d).HipchatAPIConsumer.Scopes = nil },
+		{"scopes missing", func(d *desc) { caps(d).HipchatAPIConsumer.Scopes = nil },
 			[]string{"capabilities.hipchatApiConsumer.scopes: is required"}},
-		{"scope unknown", func(d *CapabilitiesDescriptor) {
+		{"scope unknown", func(d *desc) {
 			caps(d).HipchatAPIConsumer.Scopes = []string{ScopeViewRoom, "send_everything"}
 		}, []string{`capabilities.hipchatApiConsumer.scopes[1]: unknown scope "send_everything"`}},
-		{"avatar url missing", func(d *CapabilitiesDescriptor) { caps(d).HipchatAPIConsumer.Avatar.URL = "" },
+		{"avatar url missing", func(d *desc) { caps(d).HipchatAPIConsumer.Avatar.URL = "" },
 			[]string{"capabilities.hipchatApiConsumer.avatar.url: is required"}},
-		{"avatar url@2x relative", func(d *CapabilitiesDescriptor) {
+		{"avatar url@2x relative", func(d *desc) {
 			caps(d).HipchatAPIConsumer.Avatar.URL2x = "echo@2x.png"
 		}, []string{"capabilities.hipchatApiConsumer.avatar.url@2x: must be an absolute"}},
 
-		{"installable allows nothing", func(d *CapabilitiesDescriptor) {
+		{"installable allows nothing", func(d *desc) {
 			caps(d).Installable.AllowGlobal = Bool(false)
 			caps(d).Installable.AllowRoom = Bool(false)
 		}, []string{"capabilities.installable: allowGlobal and allowRoom are both false"}},
-		{"installable without callback", func(d *CapabilitiesDescriptor) {
+		{"installable without callback", func(d *desc) {
 			caps(d).Installable.CallbackURL = ""
 			caps(d).Installable.InstalledURL = ""
 		}, []string{"capabilities.installable: needs callbackUrl or installedUrl"}},
-		{"callbackUrl on another host", func(d *CapabilitiesDescriptor) {
+		{"callbackUrl on another host", func(d *desc) {
 			caps(d).Installable.CallbackURL = "https://evil.example.net/installable"
-		}, []string{"capabilities.installable.callbackUrl: must have the scheme and host of links.self (https://addon.example.com)"}},
-		{"updateCallbackUrl on another scheme", func(d *CapabilitiesDescriptor) {
+		}, []string{"capabilities.installable.callbackUrl: " +
+			"must have the scheme and host of links.self (https://addon.example.com)"}},
+		{"updateCallbackUrl on another scheme", func(d *desc) {
 			caps(d).Installable.UpdateCallbackURL = "http://addon.example.com/update"
 		}, []string{"capabilities.installable.updateCallbackUrl: must have the scheme and host"}},
-		{"installedUrl on another port", func(d *CapabilitiesDescriptor) {
+		{"installedUrl on another port", func(d *desc) {
 			caps(d).Installable.InstalledURL = "https://addon.example.com:8443/installed"
 		}, []string{"capabilities.installable.installedUrl: must have the scheme and host"}},
-		{"updatedUrl relative", func(d *CapabilitiesDescriptor) { caps(d).Installable.UpdatedURL = "/updated" },
+		{"updatedUrl relative", func(d *desc) { caps(d).Installable.UpdatedURL = "/updated" },
 			[]string{"capabilities.installable.updatedUrl: must be an absolute"}},
-		{"uninstalledUrl on another host", func(d *CapabilitiesDescriptor) {
+		{"uninstalledUrl on another host", func(d *desc) {
 			caps(d).Installable.UninstalledURL = "https://example.org/uninstalled"
 		}, []string{"capabilities.installable.uninstalledUrl: must have the scheme and host"}},
-		{"configurable url missing", func(d *CapabilitiesDescriptor) { caps(d).Configurable.URL = "" },
+		{"configurable url missing", func(d *desc) { caps(d).Configurable.URL = "" },
 			[]string{"capabilities.configurable.url: is required"}},
-		{"adminPage url on another host", func(d *CapabilitiesDescriptor) {
+		{"adminPage url on another host", func(d *desc) {
 			caps(d).AdminPage.URL = "https://example.org/admin"
 		}, []string{"capabilities.adminPage.url: must have the scheme and host"}},
 
-		{"webhook event missing", func(d *CapabilitiesDescriptor) {
+		{"webhook event missing", func(d *desc) {
 			caps(d).Webhooks[1].Event = ""
 		}, []string{"capabilities.webhook[1].event: is required"}},
-		{"webhook event unknown", func(d *CapabilitiesDescriptor) {
+		{"webhook event unknown", func(d *desc) {
 			caps(d).Webhooks[1].Event = "room_dance"
 		}, []string{`capabilities.webhook[1].event: unknown event "room_dance"`}},
-		{"webhook url missing", func(d *CapabilitiesDescriptor) { caps(d).Webhooks[0].URL = "" },
+		{"webhook url missing", func(d *desc) { caps(d).Webhooks[0].URL = "" },
 			[]string{"capabilities.webhook[0].url: is required"}},
-		{"webhook url on another host", func(d *CapabilitiesDescriptor) {
+		{"webhook url on another host", func(d *desc) {
 			caps(d).Webhooks[0].URL = "https://example.org/echo"
 		}, []string{"capabilities.webhook[0].url: must have the scheme and host"}},
-		{"webhook pattern does not compile", func(d *CapabilitiesDescriptor) {
+		{"webhook pattern does not compile", func(d *desc) {
 			caps(d).Webhooks[0].Pattern = "^/echo("
 		}, []string{"capabilities.webhook[0].pattern: does not compile"}},
-		{"webhook pattern on a room event", func(d *CapabilitiesDescriptor) {
+		{"webhook pattern on a room event", func(d *desc) {
 			caps(d).Webhooks[1].Pattern = "hello"
-		}, []string{`capabilities.webhook[1].pattern: applies to room_message and room_notification only, not "room_enter"`}},
-		{"webhook authentication none", func(d *CapabilitiesDescriptor) {
+		}, []string{"capabilities.webhook[1].pattern: " +
+			`applies to room_message and room_notification only, not "room_enter"`}},
+		{"webhook authentication none", func(d *desc) {
 			caps(d).Webhooks[1].Authentication = WebhookAuthNone
 		}, []string{`capabilities.webhook[1].authentication: "none" leaves the webhook unsigned`}},
-		{"webhook authentication unknown", func(d *CapabilitiesDescriptor) {
+		{"webhook authentication unknown", func(d *desc) {
 			caps(d).Webhooks[1].Authentication = "JWT"
 		}, []string{`capabilities.webhook[1].authentication: must be "jwt" or "none", not "JWT"`}},
-		{"webhook key too long", func(d *CapabilitiesDescriptor) {
+		{"webhook key too long", func(d *desc) {
 			caps(d).Webhooks[0].Key = strings.Repeat("w", 41)
 		}, []string{"capabilities.webhook[0].key: must be at most 40 characters, not 41"}},
-		{"webhook key duplicated", func(d *CapabilitiesDescriptor) {
+		{"webhook key duplicated", func(d *desc) {
 			caps(d).Webhooks[1].Key = "echo"
 		}, []string{`capabilities.webhook[1].key: duplicates capabilities.webhook[0].key "echo"`}},
 
-		{"glance key missing", func(d *CapabilitiesDescriptor) { caps(d).Glances[0].Key = "" },
+		{"glance key missing", func(d *desc) { caps(d).Glances[0].Key = "" },
 			[]string{"capabilities.glance[0].key: is required"}},
-		{"glance key 41 characters", func(d *CapabilitiesDescriptor) {
+		{"glance key 41 characters", func(d *desc) {
 			caps(d).Glances[0].Key = strings.Repeat("é", 41)
 		}, []string{"capabilities.glance[0].key: must be at most 40 characters, not 41"}},
-		{"glance key duplicated", func(d *CapabilitiesDescriptor) {
+		{"glance key duplicated", func(d *desc) {
 			caps(d).Glances = append(caps(d).Glances, caps(d).Glances[0].clone())
 		}, []string{`capabilities.glance[1].key: duplicates capabilities.glance[0].key "echo.glance"`}},
-		{"glance name missing", func(d *CapabilitiesDescriptor) { caps(d).Glances[0].Name = I18n{I18n: "x"} },
+		{"glance name missing", func(d *desc) { caps(d).Glances[0].Name = I18n{I18n: "x"} },
 			[]string{"capabilities.glance[0].name.value: is required"}},
-		{"glance queryUrl missing", func(d *CapabilitiesDescriptor) { caps(d).Glances[0].QueryURL = "" },
+		{"glance queryUrl missing", func(d *desc) { caps(d).Glances[0].QueryURL = "" },
 			[]string{"capabilities.glance[0].queryUrl: is required"}},
-		{"glance queryUrl on another host", func(d *CapabilitiesDescriptor) {
+		{"glance queryUrl on another host", func(d *desc) {
 			caps(d).Glances[0].QueryURL = "https://example.org/glance"
 		}, []string{"capabilities.glance[0].queryUrl: must have the scheme and host"}},
-		{"glance icon missing", func(d *CapabilitiesDescriptor) { caps(d).Glances[0].Icon = Icon{} },
+		{"glance icon missing", func(d *desc) { caps(d).Glances[0].Icon = Icon{} },
 			[]string{"capabilities.glance[0].icon.url: is required"}},
-		{"glance icon relative", func(d *CapabilitiesDescriptor) { caps(d).Glances[0].Icon.URL = "icon.png" },
+		{"glance icon relative", func(d *desc) { caps(d).Glances[0].Icon.URL = "icon.png" },
 			[]string{"capabilities.glance[0].icon.url: must be an absolute"}},
-		{"glance target empty", func(d *CapabilitiesDescriptor) { caps(d).Glances[0].Target = &Target{} },
+		{"glance target empty", func(d *desc) { caps(d).Glances[0].Target = &Target{} },
 			[]string{"capabilities.glance[0].target: is required"}},
-		{"glance target unknown", func(d *CapabilitiesDescriptor) {
+		{"glance target unknown", func(d *desc) {
 			caps(d).Glances[0].Target = &Target{Key: "nowhere"}
-		}, []string{`capabilities.glance[0].target: "nowhere" names no dialog, web panel or external page`}},
-		{"glance condition unknown", func(d *CapabilitiesDescriptor) {
+		}, []string{`capabilities.glance[0].target: "nowhere" names no dialog, web panel`}},
+		{"glance condition unknown", func(d *desc) {
 			caps(d).Glances[0].Conditions[0].Condition = "room_is_sunny"
 		}, []string{`capabilities.glance[0].conditions[0].condition: unknown condition "room_is_sunny"`}},
-		{"nested condition unknown", func(d *CapabilitiesDescriptor) {
+		{"nested condition unknown", func(d *desc) {
 			caps(d).Glances[0].Conditions[1].Conditions[1].Condition = "user_is_tall"
-		}, []string{`capabilities.glance[0].conditions[1].conditions[1].condition: unknown condition "user_is_tall"`}},
-		{"condition empty", func(d *CapabilitiesDescriptor) {
+		}, []string{"capabilities.glance[0].conditions[1].conditions[1].condition: " +
+			`unknown condition "user_is_tall"`}},
+		{"condition empty", func(d *desc) {
 			caps(d).Glances[0].Conditions[0] = Condition{Invert: true}
 		}, []string{"capabilities.glance[0].conditions[0].condition: is required"}},
-		{"condition group type unknown", func(d *CapabilitiesDescriptor) {
+		{"condition group type unknown", func(d *desc) {
 			caps(d).Glances[0].Conditions[1].Type = "xor"
 		}, []string{`capabilities.glance[0].conditions[1].type: must be "and" or "or", not "xor"`}},
-		{"condition group empty", func(d *CapabilitiesDescriptor) {
+		{"condition group empty", func(d *desc) {
 			caps(d).Glances[0].Conditions[1].Conditions = nil
 		}, []string{"capabilities.glance[0].conditions[1].conditions: is required in a group"}},
-		{"condition in both forms", func(d *CapabilitiesDescriptor) {
+		{"condition in both forms", func(d *desc) {
 			caps(d).Glances[0].Conditions[1].Condition = ConditionUserIsGuest
 		}, []string{"capabilities.glance[0].conditions[1]: has both condition and conditions"}},
-		{"conditions nested too deep", func(d *CapabilitiesDescriptor) {
+		{"conditions nested too deep", func(d *desc) {
 			c := Condition{Condition: ConditionUserIsAdmin}
 			for range maxConditionNesting + 1 {
 				c = Condition{Conditions: []Condition{c}}
 			}
 			caps(d).Actions[0].Conditions = []Condition{c}
 		}, []string{"capabilities.action[0].conditions[0]" +
-			strings.Repeat(".conditions[0]", maxConditionNesting) + ".conditions: nested more than 16 levels deep"}},
+			strings.Repeat(".conditions[0]", maxConditionNesting) +
+			".conditions: nested more than 16 levels deep"}},
 
-		{"web panel key missing", func(d *CapabilitiesDescriptor) {
-			caps(d).WebPanels = append(caps(d).WebPanels, WebPanel{Location: LocationSidebarRight, URL: base + "/p"})
+		{"web panel key missing", func(d *desc) {
+			caps(d).WebPanels = append(caps(d).WebPanels,
+				WebPanel{Location: LocationSidebarRight, URL: base + "/p"})
 		}, []string{"capabilities.webPanel[1].key: is required"}},
-		{"web panel location missing", func(d *CapabilitiesDescriptor) { caps(d).WebPanels[0].Location = "" },
+		{"web panel location missing", func(d *desc) { caps(d).WebPanels[0].Location = "" },
 			[]string{"capabilities.webPanel[0].location: is required"}},
-		{"web panel location unknown", func(d *CapabilitiesDescriptor) {
+		{"web panel location unknown", func(d *desc) {
 			caps(d).WebPanels[0].Location = "hipchat.sidebar.left"
-		}, []string{`capabilities.webPanel[0].location: unknown web panel location "hipchat.sidebar.left"`}},
-		{"web panel url missing", func(d *CapabilitiesDescriptor) { caps(d).WebPanels[0].URL = "" },
+		}, []string{"capabilities.webPanel[0].location: " +
+			`unknown web panel location "hipchat.sidebar.left"`}},
+		{"web panel url missing", func(d *desc) { caps(d).WebPanels[0].URL = "" },
 			[]string{"capabilities.webPanel[0].url: is required"}},
-		{"web panel icon relative", func(d *CapabilitiesDescriptor) { caps(d).WebPanels[0].Icon.URL = "p.png" },
+		{"web panel icon relative", func(d *desc) { caps(d).WebPanels[0].Icon.URL = "p.png" },
 			[]string{"capabilities.webPanel[0].icon.url: must be an absolute"}},
-		{"web panel key shared with a dialog", func(d *CapabilitiesDescriptor) {
+		{"web panel key shared with a dialog", func(d *desc) {
 			caps(d).WebPanels[0].Key = "echo.dialog"
 			caps(d).Glances[0].Target = nil
 		}, []string{`capabilities.webPanel[0].key: duplicates capabilities.dialog[0].key "echo.dialog"`}},
 
-		{"dialog key missing", func(d *CapabilitiesDescriptor) {
+		{"dialog key missing", func(d *desc) {
 			caps(d).Dialogs[0].Key = ""
 			caps(d).Actions[0].Target.Key = "echo.page"
 		}, []string{"capabilities.dialog[0].key: is required"}},
-		{"dialog key duplicated", func(d *CapabilitiesDescriptor) {
+		{"dialog key duplicated", func(d *desc) {
 			caps(d).Dialogs = append(caps(d).Dialogs, Dialog{Key: "echo.dialog", URL: base + "/d2"})
 		}, []string{`capabilities.dialog[1].key: duplicates capabilities.dialog[0].key "echo.dialog"`}},
-		{"dialog url on another host", func(d *CapabilitiesDescriptor) {
+		{"dialog url on another host", func(d *desc) {
 			caps(d).Dialogs[0].URL = "https://example.org/dialog"
 		}, []string{"capabilities.dialog[0].url: must have the scheme and host"}},
-		{"dialog style unknown", func(d *CapabilitiesDescriptor) { caps(d).Dialogs[0].Options.Style = "danger" },
+		{"dialog style unknown", func(d *desc) { caps(d).Dialogs[0].Options.Style = "danger" },
 			[]string{`capabilities.dialog[0].options.style: must be "normal" or "warning", not "danger"`}},
-		{"dialog primary action incomplete", func(d *CapabilitiesDescriptor) {
+		{"dialog primary action incomplete", func(d *desc) {
 			caps(d).Dialogs[0].Options.PrimaryAction = &DialogAction{}
 		}, []string{
 			"capabilities.dialog[0].options.primaryAction.key: is required",
 			"capabilities.dialog[0].options.primaryAction.name.value: is required",
 		}},
-		{"dialog secondary action without name", func(d *CapabilitiesDescriptor) {
+		{"dialog secondary action without name", func(d *desc) {
 			caps(d).Dialogs[0].Options.SecondaryActions[0].Name = I18n{}
 		}, []string{"capabilities.dialog[0].options.secondaryActions[0].name.value: is required"}},
-		{"dialog size not CSS", func(d *CapabilitiesDescriptor) {
+		{"dialog size not CSS", func(d *desc) {
 			caps(d).Dialogs[0].Options.Size = &DialogSize{Width: "600 pixels", Height: "big"}
 		}, []string{
 			`capabilities.dialog[0].options.size.width: "600 pixels" is not a CSS length`,
 			`capabilities.dialog[0].options.size.height: "big" is not a CSS length`,
 		}},
 
-		{"action key missing", func(d *CapabilitiesDescriptor) { caps(d).Actions[0].Key = "" },
+		{"action key missing", func(d *desc) { caps(d).Actions[0].Key = "" },
 			[]string{"capabilities.action[0].key: is required"}},
-		{"action key duplicated", func(d *CapabilitiesDescriptor) { caps(d).Actions[1].Key = "echo.action" },
+		{"action key duplicated", func(d *desc) { caps(d).Actions[1].Key = "echo.action" },
 			[]string{`capabilities.action[1].key: duplicates capabilities.action[0].key "echo.action"`}},
-		{"action name missing", func(d *CapabilitiesDescriptor) { caps(d).Actions[0].Name.Value = "" },
+		{"action name missing", func(d *desc) { caps(d).Actions[0].Name.Value = "" },
 			[]string{"capabilities.action[0].name.value: is required"}},
-		{"action name too long", func(d *CapabilitiesDescriptor) {
+		{"action name too long", func(d *desc) {
 			caps(d).Actions[0].Name.Value = strings.Repeat("n", 101)
 		}, []string{"capabilities.action[0].name.value: must be at most 100 characters, not 101"}},
-		{"action location missing", func(d *CapabilitiesDescriptor) { caps(d).Actions[0].Location = "" },
+		{"action location missing", func(d *desc) { caps(d).Actions[0].Location = "" },
 			[]string{"capabilities.action[0].location: is required"}},
-		{"action location unknown", func(d *CapabilitiesDescriptor) {
+		{"action location unknown", func(d *desc) {
 			caps(d).Actions[0].Location = LocationSidebarRight
 		}, []string{`capabilities.action[0].location: unknown action location "hipchat.sidebar.right"`}},
-		{"action target missing", func(d *CapabilitiesDescriptor) { caps(d).Actions[0].Target = Target{} },
+		{"action target missing", func(d *desc) { caps(d).Actions[0].Target = Target{} },
 			[]string{"capabilities.action[0].target: is required"}},
-		{"action target names a glance", func(d *CapabilitiesDescriptor) {
+		{"action target names a glance", func(d *desc) {
 			caps(d).Actions[1].Target = Target{Key: "echo.glance"}
-		}, []string{`capabilities.action[1].target: "echo.glance" names no dialog, web panel or external page`}},
+		}, []string{`capabilities.action[1].target: "echo.glance" names no dialog, web panel`}},
 
-		{"external page key missing", func(d *CapabilitiesDescriptor) {
+		{"external page key missing", func(d *desc) {
 			caps(d).ExternalPages[0].Key = ""
 			caps(d).Actions[1].Target.Key = "echo.dialog"
 		}, []string{"capabilities.externalPage[0].key: is required"}},
-		{"external page key too long", func(d *CapabilitiesDescriptor) {
+		{"external page key too long", func(d *desc) {
 			caps(d).ExternalPages[0].Key = strings.Repeat("p", 41)
 			caps(d).Actions[1].Target.Key = "echo.dialog"
 		}, []string{"capabilities.externalPage[0].key: must be at most 40 characters"}},
-		{"external page url missing", func(d *CapabilitiesDescriptor) { caps(d).ExternalPages[0].URL = "" },
+		{"external page url missing", func(d *desc) { caps(d).ExternalPages[0].URL = "" },
 			[]string{"capabilities.externalPage[0].url: is required"}},
-		{"external page key shared with a web panel", func(d *CapabilitiesDescriptor) {
+		{"external page key shared with a web panel", func(d *desc) {
 			caps(d).ExternalPages[0].Key = "echo.sidebar"
 			caps(d).Actions[1].Target.Key = "echo.dialog"
-		}, []string{`capabilities.externalPage[0].key: duplicates capabilities.webPanel[0].key "echo.sidebar"`}},
+		}, []string{"capabilities.externalPage[0].key: " +
+			`duplicates capabilities.webPanel[0].key "echo.sidebar"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -453,37 +468,40 @@ func TestValidateNil(t *testing.T) {
 func TestValidateAcceptsWhatHipChatAccepted(t *testing.T) {
 	tests := []struct {
 		name   string
-		mutate func(d *CapabilitiesDescriptor)
+		mutate func(d *desc)
 	}{
-		{"default port spelled out", func(d *CapabilitiesDescriptor) {
+		{"default port spelled out", func(d *desc) {
 			d.Capabilities.Configurable.URL = "https://ADDON.example.com:443/configure"
 		}},
-		{"no installable", func(d *CapabilitiesDescriptor) { d.Capabilities.Installable = nil }},
-		{"client-side install only", func(d *CapabilitiesDescriptor) {
+		{"no installable", func(d *desc) { d.Capabilities.Installable = nil }},
+		{"client-side install only", func(d *desc) {
 			d.Capabilities.Installable = &Installable{InstalledURL: base + "/installed"}
 		}},
-		{"room_notification pattern", func(d *CapabilitiesDescriptor) {
+		{"room_notification pattern", func(d *desc) {
 			d.Capabilities.Webhooks[0].Event = EventRoomNotification
 		}},
-		{"webhook without key or name", func(d *CapabilitiesDescriptor) {
+		{"webhook without key or name", func(d *desc) {
 			d.Capabilities.Webhooks = append(d.Capabilities.Webhooks,
-				Webhook{Event: EventRoomExit, URL: base + "/exit"}, Webhook{Event: EventRoomExit, URL: base + "/exit2"})
+				Webhook{Event: EventRoomExit, URL: base + "/exit"},
+				Webhook{Event: EventRoomExit, URL: base + "/exit2"})
 		}},
-		{"group type in capitals, or absent", func(d *CapabilitiesDescriptor) {
+		{"group type in capitals, or absent", func(d *desc) {
 			d.Capabilities.Glances[0].Conditions[1].Type = "OR"
-			d.Capabilities.Actions[0].Conditions = []Condition{{Conditions: []Condition{{Condition: ConditionUserIsGuest}}}}
+			d.Capabilities.Actions[0].Conditions = []Condition{
+				{Conditions: []Condition{{Condition: ConditionUserIsGuest}}},
+			}
 		}},
-		{"glance without target", func(d *CapabilitiesDescriptor) { d.Capabilities.Glances[0].Target = nil }},
-		{"key of 40 multibyte characters", func(d *CapabilitiesDescriptor) {
+		{"glance without target", func(d *desc) { d.Capabilities.Glances[0].Target = nil }},
+		{"key of 40 multibyte characters", func(d *desc) {
 			d.Capabilities.Glances[0].Key = strings.Repeat("é", 40)
 		}},
-		{"dialog without options", func(d *CapabilitiesDescriptor) { d.Capabilities.Dialogs[0].Options = nil }},
-		{"same key in different kinds", func(d *CapabilitiesDescriptor) {
+		{"dialog without options", func(d *desc) { d.Capabilities.Dialogs[0].Options = nil }},
+		{"same key in different kinds", func(d *desc) {
 			d.Capabilities.Glances[0].Key = "echo.dialog"
 			d.Capabilities.Actions[0].Key = "echo.dialog"
 			d.Capabilities.Webhooks[0].Key = "echo.dialog"
 		}},
-		{"icons on another host", func(d *CapabilitiesDescriptor) {
+		{"icons on another host", func(d *desc) {
 			d.Capabilities.Glances[0].Icon = Icon{URL: "http://cdn.example.net/i.png"}
 		}},
 	}
@@ -574,8 +592,10 @@ func TestDescriptorWireNames(t *testing.T) {
 		"capabilities.installable.uninstalledUrl",
 		"capabilities.configurable.url", "capabilities.adminPage.url",
 		"capabilities.webhook.0.event", "capabilities.webhook.0.url", "capabilities.webhook.0.pattern",
-		"capabilities.webhook.0.name", "capabilities.webhook.0.key", "capabilities.webhook.1.authentication",
-		"capabilities.glance.0.key", "capabilities.glance.0.name.value", "capabilities.glance.0.name.i18n",
+		"capabilities.webhook.0.name", "capabilities.webhook.0.key",
+		"capabilities.webhook.1.authentication",
+		"capabilities.glance.0.key", "capabilities.glance.0.name.value",
+		"capabilities.glance.0.name.i18n",
 		"capabilities.glance.0.queryUrl", "capabilities.glance.0.target.key",
 		"capabilities.glance.0.target.options.focus", "capabilities.glance.0.icon.url@2x",
 		"capabilities.glance.0.weight", "capabilities.glance.0.conditions.0.condition",
@@ -590,7 +610,8 @@ func TestDescriptorWireNames(t *testing.T) {
 		"capabilities.dialog.0.options.primaryAction.enabled",
 		"capabilities.dialog.0.options.secondaryActions.0.key",
 		"capabilities.dialog.0.options.size.width", "capabilities.dialog.0.options.size.height",
-		"capabilities.dialog.0.options.hint.value", "capabilities.dialog.0.options.filter.placeholder.value",
+		"capabilities.dialog.0.options.hint.value",
+		"capabilities.dialog.0.options.filter.placeholder.value",
 		"capabilities.action.0.key", "capabilities.action.0.name.value", "capabilities.action.0.location",
 		"capabilities.action.0.target", "capabilities.action.0.weight",
 		"capabilities.action.0.conditions.0.params.pattern", "capabilities.action.1.target.options",
@@ -640,7 +661,8 @@ func TestTargetJSON(t *testing.T) {
 	}{
 		{"key only", Target{Key: "dlg"}, `"dlg"`},
 		{"empty options", Target{Key: "dlg", Options: map[string]any{}}, `"dlg"`},
-		{"with options", Target{Key: "dlg", Options: map[string]any{"a": 1.0}}, `{"key":"dlg","options":{"a":1}}`},
+		{"with options", Target{Key: "dlg", Options: map[string]any{"a": 1.0}},
+			`{"key":"dlg","options":{"a":1}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -667,7 +689,8 @@ func TestTargetUnmarshal(t *testing.T) {
 	}{
 		{`"dlg"`, Target{Key: "dlg"}, false},
 		{`{"key":"dlg"}`, Target{Key: "dlg"}, false},
-		{`{"key":"dlg","options":{"x":[1,"y"]}}`, Target{Key: "dlg", Options: map[string]any{"x": []any{1.0, "y"}}}, false},
+		{`{"key":"dlg","options":{"x":[1,"y"]}}`,
+			Target{Key: "dlg", Options: map[string]any{"x": []any{1.0, "y"}}}, false},
 		{`null`, Target{Key: "kept"}, false},
 		{`42`, Target{Key: "kept"}, true},
 		{`["dlg"]`, Target{Key: "kept"}, true},
@@ -730,7 +753,8 @@ func TestNormalizedWebhookAuthentication(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(data, []byte(`"pattern":"^/echo\\b","name":"Echo","key":"echo","authentication":"jwt"`)) {
+	explicit := `"pattern":"^/echo\\b","name":"Echo","key":"echo","authentication":"jwt"`
+	if !bytes.Contains(data, []byte(explicit)) {
 		t.Errorf("served JSON does not say \"jwt\" explicitly: %s", data)
 	}
 }
@@ -831,13 +855,17 @@ func FuzzDescriptor(f *testing.F) {
 	if golden, err := os.ReadFile(filepath.Join("testdata", "descriptor_full.json")); err == nil {
 		f.Add(golden)
 	}
-	f.Add([]byte(`{"key":"k","name":"n","description":"d","links":{"self":"https://a.example/c"}}`))
-	f.Add([]byte(`{"capabilities":{"webhook":[{"event":"room_exit","pattern":"(","authentication":"none"}]}}`))
-	f.Add([]byte(`{"capabilities":{"action":[{"target":{"key":"x","options":{}}}],"glance":[{"target":"y"}]}}`))
-	f.Add([]byte(`{"capabilities":{"glance":[{"conditions":[{"conditions":[{"conditions":[]}],"type":"AND"}]}]}}`))
-	f.Add([]byte(`{"links":{"self":"http://[::1]:80/c"},"capabilities":{"configurable":{"url":"http://[::1]/x"}}}`))
-	f.Add([]byte(`{"capabilities":{"dialog":[{"options":{"size":{"width":"1e9px"},"primaryAction":{}}}]}}`))
-	f.Add([]byte(`{"capabilities":{"installable":{"allowGlobal":false,"allowRoom":false}}}`))
+	for _, seed := range []string{
+		`{"key":"k","name":"n","description":"d","links":{"self":"https://a.example/c"}}`,
+		`{"capabilities":{"webhook":[{"event":"room_exit","pattern":"(","authentication":"none"}]}}`,
+		`{"capabilities":{"action":[{"target":{"key":"x","options":{}}}],"glance":[{"target":"y"}]}}`,
+		`{"capabilities":{"glance":[{"conditions":[{"conditions":[{"conditions":[]}],"type":"AND"}]}]}}`,
+		`{"links":{"self":"http://[::1]:80/c"},"capabilities":{"configurable":{"url":"http://[::1]/x"}}}`,
+		`{"capabilities":{"dialog":[{"options":{"size":{"width":"1e9px"},"primaryAction":{}}}]}}`,
+		`{"capabilities":{"installable":{"allowGlobal":false,"allowRoom":false}}}`,
+	} {
+		f.Add([]byte(seed))
+	}
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var d CapabilitiesDescriptor

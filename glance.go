@@ -8,8 +8,9 @@ import (
 	"unicode/utf8"
 )
 
-// ErrInvalidGlance is wrapped by the errors [GlanceData.Validate] and the
-// glance update methods return for content HipChat would refuse.
+// ErrInvalidGlance is wrapped by the error [GlanceData.Validate] returns,
+// and by the error of a glance update refused before it was sent, for
+// content HipChat would refuse.
 var ErrInvalidGlance = errors.New("addon: invalid glance")
 
 // MaxGlanceKeyLength is the longest glance key HipChat accepts, in

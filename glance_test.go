@@ -3,6 +3,7 @@ package addon
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -239,8 +240,10 @@ func TestGlanceKeyLengthCountsCharacters(t *testing.T) {
 }
 
 func FuzzGlanceDataJSON(f *testing.F) {
-	f.Add([]byte(`{"label":{"type":"html","value":"x"},"status":{"type":"lozenge","value":{"label":"a","type":"new"}}}`))
-	f.Add([]byte(`{"label":{"type":"html","value":"x"},"status":{"type":"icon","value":{"url":"https://a/b"}}}`))
+	f.Add([]byte(`{"label":{"type":"html","value":"x"},` +
+		`"status":{"type":"lozenge","value":{"label":"a","type":"new"}}}`))
+	f.Add([]byte(`{"label":{"type":"html","value":"x"},` +
+		`"status":{"type":"icon","value":{"url":"https://a/b"}}}`))
 	f.Add([]byte(`{"label":{},"status":{"type":"other","value":7},"metadata":{"a":[1,{"b":null}]}}`))
 	f.Add([]byte(`{"status":{"type":"icon"}}`))
 
@@ -256,4 +259,17 @@ func FuzzGlanceDataJSON(f *testing.F) {
 			t.Fatalf("Marshal of decoded glance: %v", err)
 		}
 	})
+}
+
+// The answer to a glance query: an HTML label with a lozenge beside it.
+func ExampleNewGlanceData() {
+	g := NewGlanceData("<b>3</b> builds").WithLozenge("1 failed", GlanceLozengeError)
+	if err := g.Validate(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	out, _ := json.Marshal(g)
+	fmt.Println(string(out))
+	// Output:
+	// {"label":{"type":"html","value":"\u003cb\u003e3\u003c/b\u003e builds"},"status":{"type":"lozenge","value":{"label":"1 failed","type":"error"}}}
 }

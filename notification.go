@@ -125,6 +125,10 @@ func (n *Notification) WithCard(c *Card) *Notification {
 // card, and reports every problem at once. The error is a
 // *[ValidationError] that wraps [ErrInvalidNotification]; each problem
 // names the JSON field at fault, such as "card.thumbnail.url".
+//
+// The rules are those of HipChat's API reference; a HipChat server may
+// still refuse what passes them. Validate does not check that HTML is well
+// formed.
 func (n *Notification) Validate() error {
 	var p problems
 	if n == nil {

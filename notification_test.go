@@ -42,7 +42,10 @@ func fullCard() *Card {
 				},
 			}},
 		},
-		Icon: &Icon{URL: "https://ci.example.com/img/icon.png", URL2x: "https://ci.example.com/img/icon@2x.png"},
+		Icon: &Icon{
+			URL:   "https://ci.example.com/img/icon.png",
+			URL2x: "https://ci.example.com/img/icon@2x.png",
+		},
 		Date: 1453867674631,
 	}
 }
@@ -92,7 +95,9 @@ func TestNotificationValidateRules(t *testing.T) {
 		{"thumbnail url2x bad", func(n *Notification) {
 			n.Card.Thumbnail.URL2x = "ftp://example.com/x.png"
 		}, "card.thumbnail.url@2x"},
-		{"thumbnail width negative", func(n *Notification) { n.Card.Thumbnail.Width = -1 }, "card.thumbnail.width"},
+		{"thumbnail width negative", func(n *Notification) {
+			n.Card.Thumbnail.Width = -1
+		}, "card.thumbnail.width"},
 		{"activity html missing", func(n *Notification) { n.Card.Activity.HTML = "" }, "card.activity.html"},
 		{"activity icon url missing", func(n *Notification) {
 			n.Card.Activity.Icon.URL = ""
@@ -346,7 +351,8 @@ func FuzzNotificationJSON(f *testing.F) {
 	f.Add(full)
 	f.Add([]byte(`{"message":"hi"}`))
 	f.Add([]byte(`{"message":"","card":{"description":"x","thumbnail":{},"activity":{}}}`))
-	f.Add([]byte(`{"card":{"description":{"value":"v","format":"rtf"},"attributes":[{"value":{"icon":{}}}]}}`))
+	f.Add([]byte(`{"card":{"description":{"value":"v","format":"rtf"},` +
+		`"attributes":[{"value":{"icon":{}}}]}}`))
 	f.Add([]byte(`{"message":"\xff\xfe","from":"\u00e9","card":null}`))
 	f.Add([]byte(`[]`))
 

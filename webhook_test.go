@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +13,9 @@ import (
 )
 
 const testClientID = "2f4c9e0a-1b3d-4e5f-8a7b-6c5d4e3f2a1b"
+
+// webhookFixtures name the payloads in testdata/webhook_*.json.
+var webhookFixtures = []string{"room_message", "room_notification", "room_enter", "room_topic_change"}
 
 func readWebhookFixture(t testing.TB, name string) []byte {
 	t.Helper()
@@ -238,7 +242,8 @@ func TestWebhookEventHelpers(t *testing.T) {
 		roomID    int
 		sender    *User
 	}{
-		{"room_message", "/weather   Zürich, @Grace ", "9ef4a3a3-6d1c-4d3d-9a4b-1b8d7d2e2f61", 2589171, ada()},
+		{"room_message", "/weather   Zürich, @Grace ",
+			"9ef4a3a3-6d1c-4d3d-9a4b-1b8d7d2e2f61", 2589171, ada()},
 		{"room_notification", "Build <b>#42</b> passed", "0c3b1e55-2f4a-4b8e-bf1d-7a6e5d4c3b2a", 2589171, nil},
 		{"room_topic_change", "", "", 2589171, ada()},
 	}
@@ -304,7 +309,7 @@ func TestWebhookEventCommandArgs(t *testing.T) {
 }
 
 func TestWebhookEventMarshalRoundTrip(t *testing.T) {
-	for _, fixture := range []string{"room_message", "room_notification", "room_enter", "room_topic_change"} {
+	for _, fixture := range webhookFixtures {
 		t.Run(fixture, func(t *testing.T) {
 			e, err := ParseWebhookEvent(readWebhookFixture(t, fixture))
 			if err != nil {
@@ -358,7 +363,7 @@ func sameWebhookEvent(a, b *WebhookEvent) bool {
 }
 
 func FuzzParseWebhookEvent(f *testing.F) {
-	for _, name := range []string{"room_message", "room_notification", "room_enter", "room_topic_change"} {
+	for _, name := range webhookFixtures {
 		f.Add(readWebhookFixture(f, name))
 	}
 	f.Add([]byte(`{"event":"e","oauth_client_id":"c","webhook_id":"12"}`))
@@ -396,4 +401,25 @@ func FuzzParseWebhookEvent(f *testing.F) {
 			t.Fatalf("round trip changed %q into %s", body, out)
 		}
 	})
+}
+
+// A slash command read from a room_message webhook, answered with a
+// notification attached to the message.
+func ExampleParseWebhookEvent() {
+	body := []byte(`{"event": "room_message", "oauth_client_id": "c1", "webhook_id": 7,
+		"item": {"message": {"id": "m1", "message": "/echo hello", "type": "message",
+			"from": {"id": 5, "mention_name": "Ada", "name": "Ada Lovelace"}},
+		"room": {"id": 42, "name": "Engineering"}}}`)
+	e, err := ParseWebhookEvent(body)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if args, ok := e.CommandArgs("/echo"); ok {
+		reply := TextNotification("@" + e.Sender().MentionName + " said " + args)
+		reply.AttachTo = e.MessageID()
+		fmt.Println(e.RoomID(), reply.Message, reply.AttachTo)
+	}
+	// Output:
+	// 42 @Ada said hello m1
 }
