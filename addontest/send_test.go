@@ -171,7 +171,7 @@ func TestWebhookAuthenticationNone(t *testing.T) {
 	hc := addontest.NewTestServer(t)
 	a := newTestAddon(t)
 	inst := install(t, hc, a, addontest.InstallOptions{})
-	item := map[string]any{"room": map[string]any{"id": 1}, "sender": map[string]any{"id": 5}}
+	item := map[string]any{"room": map[string]any{"id": 1}, "sender": map[string]any{"id": "5"}}
 	resp, err := hc.SendWebhook(t.Context(), inst.OAuthID, "room_enter", item)
 	if err != nil {
 		t.Fatal(err)
@@ -310,10 +310,12 @@ func TestQueryGlanceAndLoadPage(t *testing.T) {
 		})
 	}
 
-	if _, err := hc.QueryGlance(t.Context(), inst.OAuthID, "other", "1", 0); !errors.Is(err, addontest.ErrNoModule) {
+	_, err := hc.QueryGlance(t.Context(), inst.OAuthID, "other", "1", 0)
+	if !errors.Is(err, addontest.ErrNoModule) {
 		t.Errorf("glance without queryUrl: %v", err)
 	}
-	if _, err := hc.LoadPage(t.Context(), inst.OAuthID, "adminPage", "1", 0); !errors.Is(err, addontest.ErrNoModule) {
+	_, err = hc.LoadPage(t.Context(), inst.OAuthID, "adminPage", "1", 0)
+	if !errors.Is(err, addontest.ErrNoModule) {
 		t.Errorf("undeclared page: %v", err)
 	}
 }
