@@ -39,6 +39,7 @@ type InstallError struct {
 	Reason string
 }
 
+// Error describes the failure without any credential.
 func (e *InstallError) Error() string {
 	return fmt.Sprintf("addontest: add-on failed %s: %s (status %d)", e.Op, e.Reason, e.StatusCode)
 }
