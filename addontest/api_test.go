@@ -59,8 +59,10 @@ func TestNotificationValidation(t *testing.T) {
 		want int
 	}{
 		{"minimal", `{"message":"hi"}`, 204},
-		{"full", `{"message":"<b>hi</b>","message_format":"html","color":"red","notify":true,"from":"bot"}`, 204},
-		{"card", `{"message":"m","card":{"style":"link","id":"c1","title":"T","description":{"value":"d","format":"text"}}}`, 204},
+		{"full", `{"message":"<b>hi</b>","message_format":"html","color":"red",` +
+			`"notify":true,"from":"bot"}`, 204},
+		{"card", `{"message":"m","card":{"style":"link","id":"c1","title":"T",` +
+			`"description":{"value":"d","format":"text"}}}`, 204},
 		{"not json", `message=hi`, 400},
 		{"no message", `{"color":"red"}`, 400},
 		{"empty message", `{"message":""}`, 400},

@@ -113,3 +113,10 @@ func (s *Server) writeFault(w http.ResponseWriter, f Fault) {
 	w.WriteHeader(f.Status)
 	_, _ = w.Write([]byte(f.Body))
 }
+
+// FaultsPending returns how many injected faults are not yet used up.
+func (s *Server) FaultsPending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.faults)
+}

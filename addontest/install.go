@@ -39,6 +39,7 @@ type InstallError struct {
 	Reason string
 }
 
+// Error describes the failure without any credential.
 func (e *InstallError) Error() string {
 	return fmt.Sprintf("addontest: add-on failed %s: %s (status %d)", e.Op, e.Reason, e.StatusCode)
 }
@@ -148,7 +149,8 @@ func (s *Server) UpdateClientSide(ctx context.Context, oauthID string) error {
 // OAuth client first (its tokens stop working and the token endpoint
 // answers 401 for it), then sends DELETE {callbackUrl}/{oauthId}. The
 // installation is gone even when the add-on answers with an error, which
-// is returned as an [*InstallError].
+// is returned as an [*InstallError], or when the descriptor declares no
+// callbackUrl ([ErrNoCallback]).
 func (s *Server) Uninstall(ctx context.Context, oauthID string) error {
 	c := s.forget(oauthID)
 	if c == nil {

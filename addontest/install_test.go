@@ -3,6 +3,7 @@ package addontest_test
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/hipchat-connect/addon/addontest"
@@ -161,6 +162,10 @@ func TestInstallRefusedByAddonCleansUp(t *testing.T) {
 	creds, _ := a.recorded()
 	if len(creds) != 1 {
 		t.Fatalf("%d install POSTs", len(creds))
+	}
+	if msg := err.Error(); !strings.Contains(msg, "403") ||
+		strings.Contains(msg, creds[0].OAuthSecret) {
+		t.Errorf("error message %q", msg)
 	}
 	if _, ok := hc.Installation(creds[0].OAuthID); ok {
 		t.Error("installation kept after the add-on refused")

@@ -183,7 +183,7 @@ type webhookItem struct {
 		ID int `json:"id"`
 	} `json:"room"`
 	Sender *struct {
-		ID json.Number `json:"id"`
+		ID json.RawMessage `json:"id"`
 	} `json:"sender"`
 }
 
@@ -206,18 +206,31 @@ func (it webhookItem) roomID() int {
 // userID returns the id of the user who caused the event, if known.
 func (it webhookItem) userID() string {
 	if it.Sender != nil {
-		return it.Sender.ID.String()
+		return idString(it.Sender.ID)
 	}
 	if it.Message == nil {
 		return ""
 	}
 	var from struct {
-		ID json.Number `json:"id"`
+		ID json.RawMessage `json:"id"`
 	}
 	if json.Unmarshal(it.Message.From, &from) != nil {
 		return ""
 	}
-	return from.ID.String()
+	return idString(from.ID)
+}
+
+// idString renders a user id given as a JSON number or string.
+func idString(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
 }
 
 // SendWebhook delivers event to the add-on as HipChat would: it finds the
@@ -302,7 +315,8 @@ func (s *Server) webhookRequest(ctx context.Context, c *oauthClient, wh webhookC
 
 // deliverWebhook sends a webhook and records a notification the add-on
 // answers with.
-func (s *Server) deliverWebhook(req *http.Request, c *oauthClient, roomID int) (*http.Response, error) {
+func (s *Server) deliverWebhook(req *http.Request, c *oauthClient,
+	roomID int) (*http.Response, error) {
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("addontest: webhook: %w", err)
@@ -394,7 +408,8 @@ func (s *Server) mentions(text string) []map[string]any {
 
 // QueryGlance calls the queryUrl of a glance as HipChat's web client does:
 // a GET with ?signed_request=<jwt> and an Origin header naming the fake.
-// The caller must close the response body.
+// The caller must close the response body, and can check that it carries
+// the CORS headers a browser would need (Access-Control-Allow-Origin).
 func (s *Server) QueryGlance(ctx context.Context, oauthID, glanceKey, userID string, roomID int,
 	opts ...CallOption) (*http.Response, error) {
 	c := s.lookupClient(oauthID)

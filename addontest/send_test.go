@@ -171,7 +171,7 @@ func TestWebhookAuthenticationNone(t *testing.T) {
 	hc := addontest.NewTestServer(t)
 	a := newTestAddon(t)
 	inst := install(t, hc, a, addontest.InstallOptions{})
-	item := map[string]any{"room": map[string]any{"id": 1}, "sender": map[string]any{"id": 5}}
+	item := map[string]any{"room": map[string]any{"id": 1}, "sender": map[string]any{"id": "5"}}
 	resp, err := hc.SendWebhook(t.Context(), inst.OAuthID, "room_enter", item)
 	if err != nil {
 		t.Fatal(err)
@@ -310,10 +310,63 @@ func TestQueryGlanceAndLoadPage(t *testing.T) {
 		})
 	}
 
-	if _, err := hc.QueryGlance(t.Context(), inst.OAuthID, "other", "1", 0); !errors.Is(err, addontest.ErrNoModule) {
+	_, err := hc.QueryGlance(t.Context(), inst.OAuthID, "other", "1", 0)
+	if !errors.Is(err, addontest.ErrNoModule) {
 		t.Errorf("glance without queryUrl: %v", err)
 	}
-	if _, err := hc.LoadPage(t.Context(), inst.OAuthID, "adminPage", "1", 0); !errors.Is(err, addontest.ErrNoModule) {
+	_, err = hc.LoadPage(t.Context(), inst.OAuthID, "adminPage", "1", 0)
+	if !errors.Is(err, addontest.ErrNoModule) {
 		t.Errorf("undeclared page: %v", err)
+	}
+}
+
+func TestWebhookCallOptionsAndUserIDs(t *testing.T) {
+	clock := newFakeClock()
+	hc := addontest.NewTestServer(t, addontest.WithClock(clock.Now))
+	a := newTestAddon(t)
+	inst := install(t, hc, a, addontest.InstallOptions{})
+
+	tests := []struct {
+		name    string
+		item    map[string]any
+		opts    []addontest.CallOption
+		subject string
+		claim   string
+	}{
+		{"string sender", map[string]any{"sender": map[string]any{"id": "5"},
+			"message": map[string]any{"message": "x"}}, nil, "5", "sub"},
+		{"notification from a string", map[string]any{
+			"message": map[string]any{"message": "x", "from": "CI bot"}}, nil, "", "sub"},
+		{"legacy prn", map[string]any{"message": map[string]any{"message": "x",
+			"from": map[string]any{"id": 3}}}, []addontest.CallOption{addontest.LegacySubject()},
+			"3", "prn"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := hc.SendWebhook(t.Context(), inst.OAuthID, "room_message", tt.item, tt.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			c := verify(t, inst, jwtOf(a.lastHit()), clock.Now())
+			got, _ := c[tt.claim].(string)
+			if got != tt.subject {
+				t.Errorf("%s = %q, want %q (claims %v)", tt.claim, got, tt.subject, c)
+			}
+		})
+	}
+
+	resp, err := hc.SendWebhook(t.Context(), inst.OAuthID, "room_message",
+		map[string]any{"message": map[string]any{"message": "x"}},
+		addontest.JWTLifetime(-time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	_, err = jwt.Parse(jwtOf(a.lastHit()), func(*jwt.Token) (any, error) {
+		return []byte(inst.OAuthSecret), nil
+	}, jwt.WithTimeFunc(clock.Now))
+	if !errors.Is(err, jwt.ErrTokenExpired) {
+		t.Errorf("JWTLifetime(-1s): %v, want an expired token", err)
 	}
 }
