@@ -13,10 +13,27 @@ type authInfo struct {
 	claims *Claims
 }
 
+// authContext is a context carrying an authInfo. It does what
+// context.WithValue would, in one allocation instead of two, since every
+// signed request makes one.
+type authContext struct {
+	context.Context
+	info authInfo
+}
+
+// Value returns the authInfo for authContextKey and asks the parent
+// context for any other key.
+func (c *authContext) Value(key any) any {
+	if key == (authContextKey{}) {
+		return &c.info
+	}
+	return c.Context.Value(key)
+}
+
 // newAuthContext returns a context that carries what a signed request's
 // JWT proved: the installation that signed it and its claims.
 func newAuthContext(ctx context.Context, inst *Installation, claims *Claims) context.Context {
-	return context.WithValue(ctx, authContextKey{}, &authInfo{inst: inst, claims: claims})
+	return &authContext{Context: ctx, info: authInfo{inst: inst, claims: claims}}
 }
 
 func authFromContext(ctx context.Context) *authInfo {

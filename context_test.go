@@ -2,6 +2,7 @@ package addon
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -96,5 +97,25 @@ func TestContextHandsOutCopies(t *testing.T) {
 	c2, _ := ClaimsFromContext(ctx)
 	if c2.Subject != "1" || c2.Audience[0] != "addon" || !c2.ExpiresAt.Equal(testNow.Add(time.Hour)) {
 		t.Errorf("claims changed through a copy: %+v", c2)
+	}
+}
+
+func TestAuthContextKeepsParent(t *testing.T) {
+	type key struct{}
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	ctx := newAuthContext(parent, globalInst.Clone(), testClaims("1", "", 0))
+	child, cancelChild := context.WithCancel(ctx)
+	t.Cleanup(cancelChild)
+
+	if child.Value(key{}) != "v" {
+		t.Errorf("parent's value lost: %v", child.Value(key{}))
+	}
+	if _, ok := InstallationFromContext(child); !ok {
+		t.Error("installation lost in a child context")
+	}
+	cancel()
+	<-child.Done() // blocks forever, failing by timeout, if cancellation is lost
+	if !errors.Is(child.Err(), context.Canceled) || !errors.Is(ctx.Err(), context.Canceled) {
+		t.Errorf("Err = %v, %v", child.Err(), ctx.Err())
 	}
 }

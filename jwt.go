@@ -252,8 +252,10 @@ func tokenFromHeader(h string, maxLen int) (tok string, ok bool, err error) {
 	return checkToken(tok, maxLen, errHeaderTooLarge)
 }
 
-// tokenFromQuery reads the signed_request query parameter, refusing an
-// over-long query string before parsing it.
+// tokenFromQuery reads the signed_request query parameter. It refuses an
+// over-long query string before looking at it, and reads the parameter in
+// place rather than decoding the whole query, so that a too-long token
+// costs nothing to refuse and a good one costs no allocation.
 func tokenFromQuery(u *url.URL, maxLen int) (string, error) {
 	if u == nil || u.RawQuery == "" {
 		return "", ErrMissingToken
@@ -262,16 +264,51 @@ func tokenFromQuery(u *url.URL, maxLen int) (string, error) {
 		return "", errQueryTooLarge
 	}
 
-	vals := u.Query()[signedRequestParam]
-	switch len(vals) {
-	case 0:
-		return "", ErrMissingToken
-	case 1:
-		tok, _, err := checkToken(vals[0], maxLen, errQueryTooLarge)
-		return tok, err
-	default:
-		return "", errDuplicateParam
+	raw, found := "", false
+	for rest := u.RawQuery; rest != ""; {
+		var pair string
+		pair, rest, _ = strings.Cut(rest, "&")
+		key, val, _ := strings.Cut(pair, "=")
+		if !isSignedRequestKey(key) || strings.Contains(pair, ";") {
+			continue // url.ParseQuery skips pairs holding a semicolon too
+		}
+		if found {
+			return "", errDuplicateParam
+		}
+		raw, found = val, true
 	}
+	if !found {
+		return "", ErrMissingToken
+	}
+	return unescapeToken(raw, maxLen)
+}
+
+// isSignedRequestKey reports whether a raw query key, once unescaped, is
+// signed_request.
+func isSignedRequestKey(key string) bool {
+	if key == signedRequestParam {
+		return true
+	}
+	if len(key) > 3*len(signedRequestParam) || !strings.ContainsAny(key, "%+") {
+		return false
+	}
+	k, err := url.QueryUnescape(key)
+	return err == nil && k == signedRequestParam
+}
+
+// unescapeToken decodes the raw value of signed_request. A JWT needs no
+// escaping, so a value with none is returned as it is, without copying.
+func unescapeToken(raw string, maxLen int) (string, error) {
+	if len(raw) > maxLen && (len(raw) > 3*maxLen || !strings.ContainsAny(raw, "%+")) {
+		return "", errQueryTooLarge
+	}
+	tok, err := url.QueryUnescape(raw)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s parameter badly escaped", ErrInvalidToken,
+			signedRequestParam)
+	}
+	tok, _, err = checkToken(tok, maxLen, errQueryTooLarge)
+	return tok, err
 }
 
 func checkToken(tok string, maxLen int, tooLarge error) (string, bool, error) {
@@ -380,9 +417,24 @@ func (v *verifier) refuse(w http.ResponseWriter, r *http.Request, iss string, er
 	default:
 		v.logger.Warnf(format, route, iss, err)
 	}
-	w.Header().Set("WWW-Authenticate", "JWT")
-	http.Error(w, "unauthorized", http.StatusUnauthorized)
+	writeUnauthorized(w)
 }
+
+// writeUnauthorized answers 401 as http.Error would, adding the challenge
+// header, with one allocation for the three header values.
+func writeUnauthorized(w http.ResponseWriter) {
+	vals := [...]string{"JWT", "text/plain; charset=utf-8", "nosniff"}
+	h := w.Header()
+	delete(h, "Content-Length")
+	h["Www-Authenticate"] = vals[0:1:1]
+	h["Content-Type"] = vals[1:2:2]
+	h["X-Content-Type-Options"] = vals[2:3:3]
+	w.WriteHeader(http.StatusUnauthorized)
+	w.Write(unauthorizedBody)
+}
+
+// unauthorizedBody is the body of every 401; writers must not modify it.
+var unauthorizedBody = []byte("unauthorized\n")
 
 // isRequestError reports whether err blames the request rather than the
 // add-on.

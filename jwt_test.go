@@ -178,6 +178,15 @@ func tokenCases(t *testing.T) []tokenCase {
 		{name: "header mixed-case token=", header: "Jwt Token=" + valid},
 		{name: "query", query: "signed_request=" + valid},
 		{name: "query among others", query: "theme=dark&signed_request=" + valid + "&lang=en"},
+		{name: "query key escaped", query: "signed%5Frequest=" + valid},
+		{name: "query value escaped", query: "signed_request=" + strings.Replace(valid, ".",
+			"%2E", 1)},
+		{name: "query pair with semicolon", query: "signed_request=" + valid + ";x=1",
+			wantErr: ErrMissingToken, noStore: true},
+		{name: "query badly escaped", query: "signed_request=%zz",
+			wantErr: ErrInvalidToken, noStore: true},
+		{name: "query without value", query: "a=1&signed_request",
+			wantErr: ErrMissingToken, noStore: true},
 		{name: "missing", wantErr: ErrMissingToken, noStore: true},
 		{name: "other scheme", header: "Bearer " + valid, wantErr: ErrMissingToken, noStore: true},
 		{name: "empty header token", header: "JWT  ", wantErr: ErrMissingToken, noStore: true},
@@ -563,6 +572,8 @@ func FuzzExtractToken(f *testing.F) {
 	f.Add("", "signed_request="+tok, 8192)
 	f.Add("Basic abc", "a=1&signed_request=%41%42&b", 1)
 	f.Add("JWT \t ", "signed_request=x&signed_request=y", 0)
+	f.Add("", "signed%5frequest=a%2Eb+c&x=;", 10)
+	f.Add("", "signed_request=abcdef;&signed_request=%41", 3)
 	f.Fuzz(func(t *testing.T, header, query string, maxLen int) {
 		if maxLen < 0 || maxLen > 1<<16 {
 			return
@@ -577,6 +588,19 @@ func FuzzExtractToken(f *testing.F) {
 		}
 		if (err == nil) == (got == "") {
 			t.Errorf("extractToken = %q, %v", got, err)
+		}
+
+		// From the query, the token is what net/url would read.
+		if _, fromHeader, _ := tokenFromHeader(header, maxLen); !fromHeader {
+			vals := r.URL.Query()[signedRequestParam]
+			if err == nil && (len(vals) != 1 || vals[0] != got) {
+				t.Errorf("extractToken = %q, net/url reads %q", got, vals)
+			}
+			readable := len(query) <= maxLen+queryAllowance && len(vals) == 1 &&
+				vals[0] != "" && len(vals[0]) <= maxLen
+			if readable && err != nil {
+				t.Errorf("extractToken: %v, net/url reads %q", err, vals)
+			}
 		}
 	})
 }
