@@ -51,6 +51,38 @@ func New(descriptor *CapabilitiesDescriptor, store InstallationStore, opts ...Op
 	return a
 }
 
+// NewWithStateFile is like [New] with a [FileInstallationStore] kept at
+// path, which is created if it does not exist. It panics if the descriptor
+// is invalid or the state file cannot be opened (it is damaged, or locked by
+// another process): a damaged file is never replaced by an empty store.
+// [OpenWithStateFile] returns the error instead.
+func NewWithStateFile(descriptor *CapabilitiesDescriptor, path string, opts ...Option) *HipChatAddon {
+	a, err := OpenWithStateFile(descriptor, path, opts...)
+	if err != nil {
+		panic(err.Error())
+	}
+	return a
+}
+
+// OpenWithStateFile is like [Open] with a [FileInstallationStore] kept at
+// path. [HipChatAddon.Close] closes the store.
+func OpenWithStateFile(descriptor *CapabilitiesDescriptor, path string, opts ...Option) (*HipChatAddon, error) {
+	cfg := defaultConfig()
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	store, err := NewFileInstallationStore(path, WithFileStoreLogger(cfg.logger))
+	if err != nil {
+		return nil, err
+	}
+	a, err := Open(descriptor, store, opts...)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
 // Open returns an add-on for the descriptor that keeps its installations in
 // store. It validates the descriptor and the options together and returns a
 // *[DescriptorError] that lists every problem found.
