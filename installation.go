@@ -12,7 +12,9 @@ import (
 // installation; OAuthSecret both proves the add-on to HipChat's token
 // endpoint and keys the JWTs HipChat signs its requests with, so it must be
 // kept secret. String and GoString leave it out, so an Installation can be
-// logged safely.
+// logged safely with %v, %+v, %#v, %s or %q. Other verbs, such as %d, make
+// fmt print the fields, secret included; so does an Installation kept in an
+// unexported struct field, whose methods fmt cannot call.
 //
 // Values handed out by the library and by every [InstallationStore] are
 // copies: a caller may read and modify them freely without racing the
@@ -52,11 +54,10 @@ func (i *Installation) Clone() *Installation {
 	return &c
 }
 
-// String describes the installation without its secret.
-func (i *Installation) String() string {
-	if i == nil {
-		return "<nil installation>"
-	}
+// String describes the installation without its secret. It has a value
+// receiver so that fmt uses it for an Installation as well as for a
+// *Installation; fmt prints a nil *Installation as "<nil>".
+func (i Installation) String() string {
 	if i.IsGlobal() {
 		return fmt.Sprintf("installation %s (group %d, global)", i.OAuthID, i.GroupID)
 	}
@@ -64,4 +65,4 @@ func (i *Installation) String() string {
 }
 
 // GoString is like String, so that %#v does not print the secret either.
-func (i *Installation) GoString() string { return i.String() }
+func (i Installation) GoString() string { return i.String() }
