@@ -289,7 +289,7 @@ func isSignedRequestKey(key string) bool {
 	if key == signedRequestParam {
 		return true
 	}
-	if len(key) > 3*len(signedRequestParam) || !strings.ContainsAny(key, "%+") {
+	if len(key) > 3*len(signedRequestParam) || !hasEscapes(key) {
 		return false
 	}
 	k, err := url.QueryUnescape(key)
@@ -299,7 +299,7 @@ func isSignedRequestKey(key string) bool {
 // unescapeToken decodes the raw value of signed_request. A JWT needs no
 // escaping, so a value with none is returned as it is, without copying.
 func unescapeToken(raw string, maxLen int) (string, error) {
-	if len(raw) > maxLen && (len(raw) > 3*maxLen || !strings.ContainsAny(raw, "%+")) {
+	if len(raw) > maxLen && (len(raw) > 3*maxLen || !hasEscapes(raw)) {
 		return "", errQueryTooLarge
 	}
 	tok, err := url.QueryUnescape(raw)
@@ -309,6 +309,11 @@ func unescapeToken(raw string, maxLen int) (string, error) {
 	}
 	tok, _, err = checkToken(tok, maxLen, errQueryTooLarge)
 	return tok, err
+}
+
+// hasEscapes reports whether s holds a query escape, % or +.
+func hasEscapes(s string) bool {
+	return strings.IndexByte(s, '%') >= 0 || strings.IndexByte(s, '+') >= 0
 }
 
 func checkToken(tok string, maxLen int, tooLarge error) (string, bool, error) {
