@@ -367,21 +367,21 @@ func (v *verifier) verifyRequest(r *http.Request) (*Installation, *Claims, strin
 }
 
 // installation fetches the installation a token claims to come from.
+// Messages quote the unverified issuer, shortened, so that it cannot forge
+// log lines.
 func (v *verifier) installation(r *http.Request, iss string) (*Installation, error) {
 	if iss == "" {
 		return nil, errEmptyIssuer
 	}
 	inst, err := v.store.Get(r.Context(), iss)
 	switch {
-	case errors.Is(err, ErrInstallationNotFound):
-		return nil, fmt.Errorf("%w: %w", ErrUnknownInstallation, err)
+	case errors.Is(err, ErrInstallationNotFound) || (err == nil && inst == nil):
+		return nil, fmt.Errorf("%w: %q", ErrUnknownInstallation, clip(iss, 64))
 	case err != nil:
-		return nil, fmt.Errorf("addon: looking up installation %s: %w", iss, err)
-	case inst == nil:
-		return nil, fmt.Errorf("%w: %s", ErrUnknownInstallation, iss)
+		return nil, fmt.Errorf("addon: looking up installation %q: %w", clip(iss, 64), err)
 	case inst.OAuthSecret == "":
 		// An empty HMAC key would let anyone sign as this installation.
-		return nil, fmt.Errorf("addon: installation %s has no secret", iss)
+		return nil, fmt.Errorf("addon: installation %q has no secret", clip(iss, 64))
 	}
 	return inst, nil
 }
