@@ -289,7 +289,7 @@ func isSignedRequestKey(key string) bool {
 	if key == signedRequestParam {
 		return true
 	}
-	if len(key) > 3*len(signedRequestParam) || !strings.ContainsAny(key, "%+") {
+	if len(key) > 3*len(signedRequestParam) || !hasEscapes(key) {
 		return false
 	}
 	k, err := url.QueryUnescape(key)
@@ -299,7 +299,7 @@ func isSignedRequestKey(key string) bool {
 // unescapeToken decodes the raw value of signed_request. A JWT needs no
 // escaping, so a value with none is returned as it is, without copying.
 func unescapeToken(raw string, maxLen int) (string, error) {
-	if len(raw) > maxLen && (len(raw) > 3*maxLen || !strings.ContainsAny(raw, "%+")) {
+	if len(raw) > maxLen && (len(raw) > 3*maxLen || !hasEscapes(raw)) {
 		return "", errQueryTooLarge
 	}
 	tok, err := url.QueryUnescape(raw)
@@ -309,6 +309,11 @@ func unescapeToken(raw string, maxLen int) (string, error) {
 	}
 	tok, _, err = checkToken(tok, maxLen, errQueryTooLarge)
 	return tok, err
+}
+
+// hasEscapes reports whether s holds a query escape, % or +.
+func hasEscapes(s string) bool {
+	return strings.IndexByte(s, '%') >= 0 || strings.IndexByte(s, '+') >= 0
 }
 
 func checkToken(tok string, maxLen int, tooLarge error) (string, bool, error) {
@@ -362,21 +367,21 @@ func (v *verifier) verifyRequest(r *http.Request) (*Installation, *Claims, strin
 }
 
 // installation fetches the installation a token claims to come from.
+// Messages quote the unverified issuer, shortened, so that it cannot forge
+// log lines.
 func (v *verifier) installation(r *http.Request, iss string) (*Installation, error) {
 	if iss == "" {
 		return nil, errEmptyIssuer
 	}
 	inst, err := v.store.Get(r.Context(), iss)
 	switch {
-	case errors.Is(err, ErrInstallationNotFound):
-		return nil, fmt.Errorf("%w: %w", ErrUnknownInstallation, err)
+	case errors.Is(err, ErrInstallationNotFound) || (err == nil && inst == nil):
+		return nil, fmt.Errorf("%w: %q", ErrUnknownInstallation, clip(iss, 64))
 	case err != nil:
-		return nil, fmt.Errorf("addon: looking up installation %s: %w", iss, err)
-	case inst == nil:
-		return nil, fmt.Errorf("%w: %s", ErrUnknownInstallation, iss)
+		return nil, fmt.Errorf("addon: looking up installation %q: %w", clip(iss, 64), err)
 	case inst.OAuthSecret == "":
 		// An empty HMAC key would let anyone sign as this installation.
-		return nil, fmt.Errorf("addon: installation %s has no secret", iss)
+		return nil, fmt.Errorf("addon: installation %q has no secret", clip(iss, 64))
 	}
 	return inst, nil
 }

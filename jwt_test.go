@@ -649,3 +649,20 @@ func signedHS256(tok, secret string) bool {
 	mac.Write([]byte(parts[0] + "." + parts[1]))
 	return err == nil && hmac.Equal(sig, mac.Sum(nil))
 }
+
+func TestLogLineCannotBeForged(t *testing.T) {
+	v, _, logger := newTestVerifier(t)
+	srv := newTestServer(t, v)
+	tok := hs256(t, func(c jwt.MapClaims) {
+		c["iss"] = "x\nerror: forged " + strings.Repeat("y", 500)
+	})
+
+	resp, _ := doRequest(t, srv, tokenCase{header: "JWT " + tok})
+	lines := logger.take()
+	if resp.StatusCode != http.StatusUnauthorized || len(lines) != 1 {
+		t.Fatalf("status %d, log %q", resp.StatusCode, lines)
+	}
+	if strings.Contains(lines[0], "\n") || strings.Contains(lines[0], strings.Repeat("y", 65)) {
+		t.Errorf("log line carries the raw or full issuer: %q", lines[0])
+	}
+}
