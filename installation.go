@@ -2,6 +2,7 @@ package addon
 
 import (
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -11,10 +12,10 @@ import (
 // HipChat creates one OAuth client per installation. OAuthID identifies the
 // installation; OAuthSecret both proves the add-on to HipChat's token
 // endpoint and keys the JWTs HipChat signs its requests with, so it must be
-// kept secret. String and GoString leave it out, so an Installation can be
-// logged safely with %v, %+v, %#v, %s or %q. Other verbs, such as %d, make
-// fmt print the fields, secret included; so does an Installation kept in an
-// unexported struct field, whose methods fmt cannot call.
+// kept secret. Installation formats itself without it whatever the fmt
+// verb, so it can be logged safely. fmt cannot call the methods of an
+// Installation kept in an unexported struct field, though, and prints such
+// a field's secret.
 //
 // Values handed out by the library and by every [InstallationStore] are
 // copies: a caller may read and modify them freely without racing the
@@ -63,6 +64,10 @@ func (i Installation) String() string {
 	}
 	return fmt.Sprintf("installation %s (group %d, room %d)", i.OAuthID, i.GroupID, i.RoomID)
 }
+
+// Format writes [Installation.String] for every verb, so that no verb
+// makes fmt print the fields, secret included.
+func (i Installation) Format(f fmt.State, verb rune) { io.WriteString(f, i.String()) }
 
 // GoString is like String, so that %#v does not print the secret either.
 func (i Installation) GoString() string { return i.String() }

@@ -114,3 +114,14 @@ func TestInstallationFormattingNil(t *testing.T) {
 		}
 	}
 }
+
+func TestInstallationFormatHidesSecretForEveryVerb(t *testing.T) {
+	inst := fullInstallation("format-id", 3)
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%d", "%x", "%X", "%T %v", "%10v"} {
+		for _, v := range []any{inst, *inst, []Installation{*inst}} {
+			if out := fmt.Sprintf(verb, v); strings.Contains(out, inst.OAuthSecret) {
+				t.Errorf("%s of %T prints the secret: %s", verb, v, out)
+			}
+		}
+	}
+}
