@@ -56,7 +56,7 @@ func descriptor(base string) *addon.CapabilitiesDescriptor {
 				Key:      glanceKey,
 				Name:     addon.I18n{Value: "Echoes"},
 				QueryURL: base + "/glance",
-				Icon:     addon.Icon{URL: base + "/icon.png"},
+				Icon:     addon.Icon{URL: base + "/icon.svg"},
 			}},
 		},
 	}
@@ -128,3 +128,7 @@ func (e *echoer) onGlanceQuery(ctx context.Context, a *addon.HipChatAddon, inst 
 func glanceData(count int) *addon.GlanceData {
 	return addon.NewGlanceData("Echoes").WithLozenge(strconv.Itoa(count), "default")
 }
+
+// icon is the glance's icon: a speech bubble.
+const icon = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">` +
+	`<path d="M2 2h12v9H6l-3 3v-3H2z" fill="#205081"/></svg>`

@@ -121,3 +121,24 @@ func (s *swappableMux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	h.ServeHTTP(w, r)
 }
+
+func TestServerServesIconAndDescriptor(t *testing.T) {
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	a, srv, err := newServer(log, "127.0.0.1:0", "https://echo.example.com",
+		filepath.Join(t.TempDir(), "echo.db"), []string{addon.DefaultHipChatServer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for path, want := range map[string]string{
+		"/icon.svg":          "image/svg+xml",
+		"/capabilities.json": "application/json",
+	} {
+		rec := httptest.NewRecorder()
+		srv.Handler.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != 200 || rec.Header().Get("Content-Type") != want {
+			t.Errorf("%s: %d %q", path, rec.Code, rec.Header().Get("Content-Type"))
+		}
+	}
+}

@@ -10,9 +10,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
-	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -44,9 +46,7 @@ func run(log *logrus.Logger, host string, port int, base, stateFile, hipchat str
 	if base == "" {
 		base = "http://" + addr
 	}
-	e := newEchoer(log)
-	opts := append(e.options(), addon.TrustedServers(strings.Split(hipchat, ",")...))
-	a, err := addon.OpenWithStateFile(descriptor(base), stateFile, opts...)
+	a, srv, err := newServer(log, addr, base, stateFile, strings.Split(hipchat, ","))
 	if err != nil {
 		return err
 	}
@@ -58,9 +58,41 @@ func run(log *logrus.Logger, host string, port int, base, stateFile, hipchat str
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		a.Shutdown(sctx)
+		srv.Shutdown(sctx)
 	}()
 
-	fmt.Fprintf(os.Stderr, "echo add-on: descriptor at %s/capabilities.json\n", strings.TrimSuffix(base, "/"))
-	return a.Serve(addr)
+	log.Infof("echo add-on: descriptor at %s/capabilities.json", strings.TrimSuffix(base, "/"))
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// newServer opens the echo add-on on its state file and returns it with
+// a server for its routes and the glance icon, on a mux of its own.
+func newServer(log *logrus.Logger, addr, base, stateFile string, hipchat []string) (*addon.HipChatAddon, *http.Server, error) {
+	e := newEchoer(log)
+	opts := append(e.options(), addon.TrustedServers(hipchat...))
+	a, err := addon.OpenWithStateFile(descriptor(base), stateFile, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	mux := http.NewServeMux()
+	for _, route := range a.Routes() {
+		mux.HandleFunc(route.Path, route.Handler)
+	}
+	mux.HandleFunc("GET /icon.svg", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/svg+xml")
+		io.WriteString(w, icon)
+	})
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           mux,
+		ReadHeaderTimeout: addon.ReadHeaderTimeout,
+		ReadTimeout:       addon.ReadTimeout,
+		WriteTimeout:      addon.WriteTimeout,
+		IdleTimeout:       addon.IdleTimeout,
+	}
+	return a, srv, nil
 }
