@@ -194,7 +194,8 @@ func withCompaction(factor, minSize int64) FileStoreOption {
 // The file is an append-only log: one write costs the same however many
 // installations there are. Once the log grows past twice the live data (and
 // at least 1 MiB), it is rewritten in the background to a temporary file
-// that then replaces it; writes wait while that runs, reads do not.
+// that then replaces it; writes go on meanwhile, and wait only for the
+// final rename.
 //
 // The file and its temporary files are created with mode 0600. The store
 // holds an advisory lock on the file until Close, so a second process
@@ -223,6 +224,14 @@ type FileInstallationStore struct {
 	needDirSync   bool  // a rename is not known to be durable yet
 	compacting    bool
 	nextCompactAt int64
+	// catchUp collects the record frames appended while a background
+	// compaction writes its snapshot, when catchingUp is set.
+	catchUp    []byte
+	catchingUp bool
+
+	// afterSnapshot, when set by a test, runs while a background
+	// compaction writes its snapshot.
+	afterSnapshot func()
 
 	mu       sync.RWMutex // guards installs; writers also hold writeMu
 	installs map[string]fileEntry
@@ -420,14 +429,19 @@ func (s *FileInstallationStore) appendRecord(rec fileRecord) (int64, error) {
 	if !s.schemaInFile {
 		buf = appendFrame(buf, kindSchema, s.schema)
 	}
+	start := len(buf)
 	buf = appendFrame(buf, kindRecord, payload)
+	frame := buf[start:]
 	buf = padToPage(s.size, buf)
 
 	if err := s.writeAt(buf); err != nil {
 		return 0, err
 	}
 	s.schemaInFile = true
-	return int64(frameHeaderSize + len(payload)), nil
+	if s.catchingUp {
+		s.catchUp = append(s.catchUp, frame...)
+	}
+	return int64(len(frame)), nil
 }
 
 // writeAt appends buf at s.size and fsyncs. If that fails it truncates the
@@ -493,39 +507,91 @@ func (s *FileInstallationStore) needsCompaction() bool {
 	return s.size > limit && s.size >= s.nextCompactAt
 }
 
+// compactInBackground compacts without holding s.writeMu while it writes
+// the snapshot: writes go on meanwhile, into the old file, and are copied
+// to the new one before it replaces the old.
 func (s *FileInstallationStore) compactInBackground() {
 	defer s.wg.Done()
 	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	s.compacting = false
 	if s.closed.Load() || s.broken != nil {
+		s.compacting = false
+		s.writeMu.Unlock()
 		return
 	}
-	if err := s.compact(); err != nil {
+	snapshot := s.liveInstallations()
+	s.catchUp, s.catchingUp = nil, true
+	s.writeMu.Unlock()
+
+	if s.afterSnapshot != nil {
+		s.afterSnapshot()
+	}
+	tmp, size, err := s.writeSnapshot(snapshot)
+
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	catchUp := s.catchUp
+	s.catchUp, s.catchingUp, s.compacting = nil, false, false
+	switch {
+	case err != nil:
+	case s.closed.Load():
+		err = errStoreClosed
+	case s.broken != nil:
+		err = s.broken
+	default:
+		err = s.replaceWith(tmp, size, catchUp)
+	}
+	if err != nil {
+		s.discardTemp(tmp)
 		// Try again once the log has grown by as much again.
 		s.nextCompactAt = 2 * s.size
-		s.cfg.logger.Warnf("addon: compacting state file %s failed: %v", s.path, err)
+		if !s.closed.Load() {
+			s.cfg.logger.Warnf("addon: compacting state file %s failed: %v", s.path, err)
+		}
 	}
 }
 
-// compact rewrites the live installations to a temporary file and renames
-// it over the state file. Until the rename the old file is untouched; on
-// error the temporary file is removed. s.writeMu must be held.
-func (s *FileInstallationStore) compact() (err error) {
-	tmp, err := s.createTemp()
-	if err != nil {
-		return err
+// compact rewrites the state file with s.writeMu held throughout. Until the
+// new file replaces the old, the old one is untouched; on error the
+// temporary file is removed.
+func (s *FileInstallationStore) compact() error {
+	tmp, size, err := s.writeSnapshot(s.liveInstallations())
+	if err == nil {
+		err = s.replaceWith(tmp, size, nil)
 	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = s.cfg.fs.Remove(tmp.Name())
-		}
-	}()
-
-	size, err := s.writeSnapshot(tmp)
 	if err != nil {
-		return err
+		s.discardTemp(tmp)
+	}
+	return err
+}
+
+// liveInstallations returns the installations held. s.writeMu must be held.
+func (s *FileInstallationStore) liveInstallations() []*Installation {
+	out := make([]*Installation, 0, len(s.installs))
+	for _, e := range s.installs {
+		out = append(out, e.inst) // never modified once stored
+	}
+	return out
+}
+
+func (s *FileInstallationStore) discardTemp(tmp stateFile) {
+	if tmp != nil {
+		_ = tmp.Close()
+		_ = s.cfg.fs.Remove(tmp.Name())
+	}
+}
+
+// replaceWith appends catchUp (the frames written to the old file since the
+// snapshot) to the temporary file tmp of the given size, fsyncs it and
+// renames it over the state file. s.writeMu must be held.
+func (s *FileInstallationStore) replaceWith(tmp stateFile, size int64, catchUp []byte) error {
+	if len(catchUp) > 0 {
+		if _, err := tmp.WriteAt(catchUp, size); err != nil {
+			return err
+		}
+		if err := tmp.Sync(); err != nil {
+			return err
+		}
+		size += int64(len(catchUp))
 	}
 	if err := s.cfg.fs.Lock(tmp); err != nil {
 		return err
@@ -555,8 +621,7 @@ func (s *FileInstallationStore) createTemp() (stateFile, error) {
 		return nil, fmt.Errorf("create temporary state file: %w", err)
 	}
 	if err := tmp.Chmod(0o600); err != nil {
-		_ = tmp.Close()
-		_ = s.cfg.fs.Remove(tmp.Name())
+		s.discardTemp(tmp)
 		return nil, fmt.Errorf("create temporary state file: %w", err)
 	}
 	return tmp, nil
@@ -564,34 +629,52 @@ func (s *FileInstallationStore) createTemp() (stateFile, error) {
 
 func tempPrefix(path string) string { return filepath.Base(path) + ".tmp-" }
 
-// writeSnapshot writes a whole state file holding the live installations
-// to f, fsyncs it and returns its size.
-func (s *FileInstallationStore) writeSnapshot(f stateFile) (int64, error) {
-	w := &countingWriter{w: f}
-	bw := bufio.NewWriterSize(w, 64<<10)
-	var frame []byte
-	frame = appendHeader(frame)
-	frame = appendFrame(frame, kindSchema, s.schema)
-	if _, err := bw.Write(frame); err != nil {
-		return 0, err
+// writeSnapshot writes a whole state file holding insts to a new temporary
+// file, fsyncs it, and returns it open with its size. It uses an encoder of
+// its own, so it needs no lock; it stops early when the store is closed.
+// On error no temporary file is left.
+func (s *FileInstallationStore) writeSnapshot(insts []*Installation) (_ stateFile, _ int64, err error) {
+	tmp, err := s.createTemp()
+	if err != nil {
+		return nil, 0, err
 	}
-	for _, e := range s.installs {
-		rec := recordOf(opPut, e.inst)
-		payload, err := s.encode(&rec)
+	defer func() {
 		if err != nil {
-			return 0, err
+			s.discardTemp(tmp)
 		}
-		if _, err := bw.Write(appendFrame(frame[:0], kindRecord, payload)); err != nil {
-			return 0, err
+	}()
+
+	var encBuf bytes.Buffer
+	enc := gob.NewEncoder(&encBuf)
+	if err := enc.Encode(&fileRecord{}); err != nil { // emits the schema
+		return nil, 0, err
+	}
+	w := &countingWriter{w: tmp}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	frame := appendFrame(appendHeader(nil), kindSchema, encBuf.Bytes())
+	if _, err := bw.Write(frame); err != nil {
+		return nil, 0, err
+	}
+	for i, inst := range insts {
+		if i%4096 == 0 && s.closed.Load() {
+			return nil, 0, errStoreClosed
+		}
+		encBuf.Reset()
+		rec := recordOf(opPut, inst)
+		if err := enc.Encode(&rec); err != nil {
+			return nil, 0, err
+		}
+		if _, err := bw.Write(appendFrame(frame[:0], kindRecord, encBuf.Bytes())); err != nil {
+			return nil, 0, err
 		}
 	}
 	if err := bw.Flush(); err != nil {
-		return 0, err
+		return nil, 0, err
 	}
-	if err := f.Sync(); err != nil {
-		return 0, err
+	if err := tmp.Sync(); err != nil {
+		return nil, 0, err
 	}
-	return w.n, nil
+	return tmp, w.n, nil
 }
 
 func appendHeader(buf []byte) []byte {
@@ -923,7 +1006,8 @@ func (lr *logReader) readFrame(kind byte) ([]byte, *logDamage, error) {
 	}
 	payload := lr.buf[:n]
 	if _, err := io.ReadFull(lr.r, payload); err != nil {
-		d, err := lr.readDamage(err, "file ends inside a frame of %d bytes", n)
+		d, err := lr.readDamage(err,
+			"file ends inside a frame of %d bytes (cut short by a power failure or a partial copy?)", n)
 		return nil, d, err
 	}
 	crc := crc32.Update(0, crcTable, []byte{kind})

@@ -255,18 +255,6 @@ func TestFileStoreCrash(t *testing.T) {
 	}
 }
 
-func statFile(t *testing.T, path string) os.FileInfo {
-	t.Helper()
-	fi, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fi
-}
-
 func hasTempFiles(t *testing.T, path string) bool {
 	t.Helper()
 	entries, err := os.ReadDir(filepath.Dir(path))

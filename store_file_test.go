@@ -324,6 +324,52 @@ func TestFileStoreCompaction(t *testing.T) {
 	}
 }
 
+func TestFileStoreWritesDuringCompaction(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := openTestStore(t, path)
+	for i := range 50 {
+		if err := s.Add(ctx, testInstallation(i%10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := statFile(t, path)
+
+	// Writes made while the snapshot is written must reach the new file.
+	s.afterSnapshot = func() {
+		replaced := testInstallation(1)
+		replaced.GroupName = "replaced during compaction"
+		for _, err := range []error{
+			s.Add(ctx, testInstallation(20)),
+			s.Add(ctx, replaced),
+			s.Delete(ctx, testInstallation(2).OAuthID),
+		} {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	s.writeMu.Lock()
+	s.compacting = true
+	s.wg.Add(1)
+	s.writeMu.Unlock()
+	s.compactInBackground()
+
+	if os.SameFile(before, statFile(t, path)) {
+		t.Fatal("the state file was not replaced")
+	}
+	want := contents(t, s)
+	if want[testInstallation(1).OAuthID].GroupName != "replaced during compaction" || len(want) != 10 {
+		t.Fatalf("store holds %d installations after compaction, want 10", len(want))
+	}
+	if err := s.Add(ctx, testInstallation(21)); err != nil {
+		t.Fatal(err)
+	}
+	want[testInstallation(21).OAuthID] = *testInstallation(21)
+	assertContents(t, reopenContents(t, s, path), want)
+	assertNoTempFiles(t, path)
+}
+
 func TestFileStoreCompactsOnOpen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.db")
@@ -995,6 +1041,18 @@ func fileSize(t testing.TB, path string) int64 {
 		t.Fatal(err)
 	}
 	return fi.Size()
+}
+
+func statFile(t testing.TB, path string) os.FileInfo {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi
 }
 
 func fileMode(t testing.TB, path string) fs.FileMode {
