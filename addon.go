@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"sync"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // HipChatAddon is a HipChat Connect add-on: it serves its capabilities
@@ -28,7 +30,8 @@ type HipChatAddon struct {
 	tokens         *tokenCache
 	routes         []Route
 
-	installMu sync.Mutex // serialises changes to the store's installations
+	installMu  sync.Mutex // serialises changes to the store's installations
+	forgetting singleflight.Group
 
 	// callbacks tracks callbacks running on their own goroutines, so that
 	// Close can wait for them.

@@ -409,3 +409,29 @@ func TestConcurrentLifecycle(t *testing.T) {
 		t.Errorf("%d installations left (want 4), %d webhooks handled (want 24)", len(all), echoed.Load())
 	}
 }
+
+func TestRevokedInstallationForgottenOnce(t *testing.T) {
+	var asked, told atomic.Int32
+	f := setup(t, nil,
+		UninstallCallback(func(a *HipChatAddon, inst *Installation) error { asked.Add(1); return nil }),
+		UninstalledCallback(func(a *HipChatAddon, inst *Installation) { told.Add(1) }))
+	hi := f.install(t, 42)
+	inst := f.stored(t, hi.OAuthID)
+	f.a.tokens.forget(hi.OAuthID)
+	f.hc.Forget(hi.OAuthID)
+
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			if err := f.a.SendNotification(inst, &Notification{Message: "m"}); !errors.Is(err, ErrInstallationRevoked) {
+				t.Errorf("error %v, want ErrInstallationRevoked", err)
+			}
+		})
+	}
+	wg.Wait()
+	f.a.Close() // waits for callbacks
+	if asked.Load() != 1 || told.Load() != 1 {
+		t.Errorf("UninstallCallback ran %d times, UninstalledCallback %d; want once each",
+			asked.Load(), told.Load())
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -174,11 +175,14 @@ func (a *HipChatAddon) checkTrusted(raw string) (*url.URL, error) {
 	if err != nil || !u.IsAbs() || u.User != nil || u.Host == "" {
 		return nil, fmt.Errorf("%w: malformed URL", ErrUntrustedServer)
 	}
+	// A path with dot segments could climb out of a trusted base path.
+	p := u.Path
+	if clean := path.Clean("/" + p); clean != p && clean+"/" != p && p != "" {
+		return nil, fmt.Errorf("%w: path is not clean", ErrUntrustedServer)
+	}
 	host := strings.ToLower(u.Host)
 	for _, t := range a.trusted {
-		if u.Scheme == t.scheme && host == t.host &&
-			(u.Path+"/" == t.path || strings.HasPrefix(u.Path, t.path)) &&
-			!strings.Contains(u.Path, "/../") {
+		if u.Scheme == t.scheme && host == t.host && (p+"/" == t.path || strings.HasPrefix(p, t.path)) {
 			return u, nil
 		}
 	}

@@ -242,6 +242,18 @@ func (a *HipChatAddon) uninstall(ctx context.Context, oauthID string) error {
 // forget removes an installation HipChat no longer knows, giving the
 // UninstallCallback the chance to keep it.
 func (a *HipChatAddon) forget(ctx context.Context, inst *Installation) error {
+	// Many calls may learn at once that HipChat forgot an installation;
+	// the callbacks run once.
+	_, err, _ := a.forgetting.Do(inst.OAuthID+"\x00"+inst.OAuthSecret, func() (any, error) {
+		return nil, a.forgetOnce(ctx, inst)
+	})
+	return err
+}
+
+func (a *HipChatAddon) forgetOnce(ctx context.Context, inst *Installation) error {
+	if _, err := a.store.Get(ctx, inst.OAuthID); errors.Is(err, ErrInstallationNotFound) {
+		return nil // forgotten already
+	}
 	if cb := a.cfg.uninstallCallback; cb != nil {
 		if err := cb(a, inst.Clone()); err != nil {
 			a.cfg.logger.Infof("uninstall of %s kept by callback: %v", inst.OAuthID, err)

@@ -158,14 +158,15 @@ func AllowedOrigins(origins ...string) Option {
 }
 
 // ClockSkew sets how far the clocks of HipChat and the add-on may disagree
-// when signed requests are checked. The default is [DefaultClockSkew].
+// when signed requests are checked. Zero keeps the default,
+// [DefaultClockSkew]; a negative d allows no skew at all.
 func ClockSkew(d time.Duration) Option {
 	return func(c *config) { c.clockSkew = d }
 }
 
 // MaxTokenSize sets the largest signed-request token accepted, in bytes;
-// larger ones are refused before they are decoded. The default is
-// [DefaultMaxTokenSize].
+// larger ones are refused before they are decoded. Zero or less keeps the
+// default, [DefaultMaxTokenSize].
 func MaxTokenSize(n int) Option {
 	return func(c *config) { c.maxTokenSize = n }
 }
