@@ -633,7 +633,9 @@ func tempPrefix(path string) string { return filepath.Base(path) + ".tmp-" }
 // file, fsyncs it, and returns it open with its size. It uses an encoder of
 // its own, so it needs no lock; it stops early when the store is closed.
 // On error no temporary file is left.
-func (s *FileInstallationStore) writeSnapshot(insts []*Installation) (_ stateFile, _ int64, err error) {
+func (s *FileInstallationStore) writeSnapshot(
+	insts []*Installation,
+) (_ stateFile, _ int64, err error) {
 	tmp, err := s.createTemp()
 	if err != nil {
 		return nil, 0, err

@@ -472,7 +472,9 @@ func maps(m map[string]Installation) map[string]Installation {
 
 // openDamaged writes data to a new file in dir and opens it, with recovery if
 // report is not nil.
-func openDamaged(t *testing.T, dir string, data []byte, report *[]RecoveryReport) (string, *FileInstallationStore, error) {
+func openDamaged(
+	t *testing.T, dir string, data []byte, report *[]RecoveryReport,
+) (string, *FileInstallationStore, error) {
 	t.Helper()
 	// A new file each time: ext4 flushes a file truncated and rewritten.
 	dir, err := os.MkdirTemp(dir, "case")
