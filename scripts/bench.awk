@@ -46,10 +46,10 @@ END {
 		"BenchmarkNotify/plain-post", "<= 1.1x")
 	ratio("file store Add, 100,000 stored / 10 stored", "BenchmarkFileStoreAdd/installs=100000",
 		"BenchmarkFileStoreAdd/installs=10", "<= 1.5x")
-	ratio("file store Add, 10,000 stored / bbolt Put", "BenchmarkFileStoreAdd/installs=10000",
-		"BenchmarkBoltPut", "<= 1.5x")
-	ratio("file store Add, 10 stored / bbolt Put", "BenchmarkFileStoreAdd/installs=10",
-		"BenchmarkBoltPut", "<= 1.5x")
+	ratio("file store Add / bbolt Put, 10 stored", "BenchmarkFileStoreAdd/installs=10",
+		"BenchmarkBoltPut/installs=10", "<= 1.5x")
+	ratio("file store Add / bbolt Put, 10,000 stored", "BenchmarkFileStoreAdd/installs=10000",
+		"BenchmarkBoltPut/installs=10000", "<= 1.5x")
 	for (k = 1; k <= n; k++)
 		if (order[k] ~ /RejectHugeToken/)
 			printf "%-58s %8s ns  %s allocs   (goal < 2000 ns, allocs not growing)\n",
