@@ -26,6 +26,7 @@ type HipChatAddon struct {
 	cfg            config
 	trusted        []trustedServer
 	scopes         []string
+	scopeKey       string // of scopes, for the token cache
 	verifier       *verifier
 	tokens         *tokenCache
 	routes         []Route
@@ -122,6 +123,7 @@ func Open(descriptor *CapabilitiesDescriptor, store InstallationStore, opts ...O
 	if d.Capabilities.HipchatAPIConsumer != nil {
 		a.scopes = append([]string(nil), d.Capabilities.HipchatAPIConsumer.Scopes...)
 	}
+	a.scopeKey = scopeKey(a.scopes)
 	routes, bad := a.buildRoutes()
 	problems = append(problems, bad...)
 	if len(problems) > 0 {

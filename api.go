@@ -24,56 +24,71 @@ import (
 // Requests must go to inst's HipChat server; others fail with
 // [ErrUntrustedServer] so that a token never leaves it.
 func (a *HipChatAddon) Client(inst *Installation, scopes ...string) *http.Client {
-	if len(scopes) == 0 {
-		scopes = a.scopes
-	}
-	return &http.Client{Transport: &apiTransport{a: a, inst: inst.Clone(), scopes: scopes}}
+	t := a.newTransport(inst.Clone(), scopes)
+	t.origin = originOf(inst.APIURL)
+	return &http.Client{Transport: t}
 }
 
-// apiTransport authenticates requests to HipChat's API.
+// apiTransport authenticates requests to HipChat's API as one
+// installation with one scope set.
 type apiTransport struct {
 	a      *HipChatAddon
 	inst   *Installation
 	scopes []string
+	key    string // the token cache's key
+	origin string // of the installation's API, where RoundTrip may go
 }
 
-func (t *apiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if originOf(req.URL.String()) != originOf(t.inst.APIURL) {
-		return nil, fmt.Errorf("%w: API request outside %s", ErrUntrustedServer, originOf(t.inst.APIURL))
+// newTransport returns a transport for inst and scopes, or the
+// descriptor's scopes when there are none.
+func (a *HipChatAddon) newTransport(inst *Installation, scopes []string) *apiTransport {
+	key := a.scopeKey
+	if len(scopes) == 0 {
+		scopes = a.scopes
+	} else {
+		key = scopeKey(scopes)
 	}
+	return &apiTransport{a: a, inst: inst, scopes: scopes, key: tokenKey(inst, key)}
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *apiTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme+"://"+strings.ToLower(req.URL.Host) != t.origin {
+		return nil, fmt.Errorf("%w: API request outside %s", ErrUntrustedServer, t.origin)
+	}
+	return t.do(req.Clone(req.Context()))
+}
+
+// do sends req, which it owns, with a token. When HipChat answers 401 it
+// renews the token and sends req once more, if its body can be sent again.
+func (t *apiTransport) do(req *http.Request) (*http.Response, error) {
 	resp, tok, err := t.send(req)
-	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+	if err != nil || resp.StatusCode != http.StatusUnauthorized ||
+		(req.Body != nil && req.GetBody == nil) {
 		return resp, err
 	}
 
-	// The token expired early or was revoked: renew it and try once more,
-	// if the body can be sent again.
-	if req.Body != nil && req.GetBody == nil {
-		return resp, nil
-	}
 	drainClose(resp.Body)
-	t.a.tokens.drop(t.inst, t.scopes, tok)
-	retry := req.Clone(req.Context())
+	t.a.tokens.drop(t.key, tok)
 	if req.GetBody != nil {
-		if retry.Body, err = req.GetBody(); err != nil {
+		if req.Body, err = req.GetBody(); err != nil {
 			return nil, err
 		}
 	}
-	resp, _, err = t.send(retry)
+	resp, _, err = t.send(req)
 	return resp, err
 }
 
 func (t *apiTransport) send(req *http.Request) (*http.Response, *accessToken, error) {
-	tok, err := t.a.tokens.get(req.Context(), t.inst, t.scopes)
+	tok, err := t.a.tokens.get(req.Context(), t.key, t.inst, t.scopes)
 	if errors.Is(err, ErrInstallationRevoked) {
 		t.a.revoked(t.inst)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	r := req.Clone(req.Context())
-	r.Header.Set("Authorization", "Bearer "+tok.value)
-	resp, err := t.a.cfg.client.Do(r)
+	req.Header.Set("Authorization", "Bearer "+tok.value)
+	resp, err := t.a.cfg.client.Do(req)
 	return resp, tok, err
 }
 
@@ -99,14 +114,11 @@ func (a *HipChatAddon) CallAPI(ctx context.Context, inst *Installation, method, 
 			return fmt.Errorf("addon: encoding %s body: %w", path, err)
 		}
 	}
-	if _, err := a.checkTrusted(inst.APIURL); err != nil {
-		return fmt.Errorf("addon: API URL of %s: %w", inst.OAuthID, err)
-	}
 	target := inst.APIURL + strings.TrimPrefix(path, "/")
-	client := a.Client(inst)
+	t := a.newTransport(inst, nil)
 
 	for attempt := 0; ; attempt++ {
-		resp, err := a.callOnce(ctx, client, method, target, body)
+		resp, err := t.call(ctx, method, target, body)
 		if err != nil {
 			return err
 		}
@@ -122,7 +134,8 @@ func (a *HipChatAddon) CallAPI(ctx context.Context, inst *Installation, method, 
 	}
 }
 
-func (a *HipChatAddon) callOnce(ctx context.Context, client *http.Client, method, target string, body []byte) (*http.Response, error) {
+// call sends one API request with a JSON body, unless body is nil.
+func (t *apiTransport) call(ctx context.Context, method, target string, body []byte) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -131,11 +144,14 @@ func (a *HipChatAddon) callOnce(ctx context.Context, client *http.Client, method
 	if err != nil {
 		return nil, fmt.Errorf("addon: %w", err)
 	}
+	if err := t.a.checkTrustedURL(req.URL); err != nil {
+		return nil, fmt.Errorf("addon: API URL of %s: %w", t.inst.OAuthID, err)
+	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := client.Do(req)
+	resp, err := t.do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {

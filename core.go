@@ -172,21 +172,29 @@ func parseTrustedServers(bases []string) ([]trustedServer, []string) {
 // checkTrusted parses raw and returns it if it is under a trusted server.
 func (a *HipChatAddon) checkTrusted(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.User != nil || u.Host == "" {
+	if err != nil {
 		return nil, fmt.Errorf("%w: malformed URL", ErrUntrustedServer)
+	}
+	return u, a.checkTrustedURL(u)
+}
+
+// checkTrustedURL is checkTrusted for a parsed URL.
+func (a *HipChatAddon) checkTrustedURL(u *url.URL) error {
+	if !u.IsAbs() || u.User != nil || u.Host == "" {
+		return fmt.Errorf("%w: malformed URL", ErrUntrustedServer)
 	}
 	// A path with dot segments could climb out of a trusted base path.
 	p := u.Path
 	if clean := path.Clean("/" + p); clean != p && clean+"/" != p && p != "" {
-		return nil, fmt.Errorf("%w: path is not clean", ErrUntrustedServer)
+		return fmt.Errorf("%w: path is not clean", ErrUntrustedServer)
 	}
 	host := strings.ToLower(u.Host)
 	for _, t := range a.trusted {
 		if u.Scheme == t.scheme && host == t.host && (p+"/" == t.path || strings.HasPrefix(p, t.path)) {
-			return u, nil
+			return nil
 		}
 	}
-	return nil, fmt.Errorf("%w: %s://%s", ErrUntrustedServer, u.Scheme, u.Host)
+	return fmt.Errorf("%w: %s://%s", ErrUntrustedServer, u.Scheme, u.Host)
 }
 
 // fetchJSON GETs a document from a trusted HipChat server and decodes it

@@ -127,20 +127,53 @@ func (a *HipChatAddon) install(ctx context.Context, req installRequest) (*Instal
 		return nil, false, refuse(http.StatusForbidden, "room installation not allowed")
 	}
 
-	// Only a trusted HipChat server's capabilities document is fetched,
-	// and every URL it names must be on a trusted server too.
+	if err := a.discoverEndpoints(ctx, inst); err != nil {
+		return nil, false, err
+	}
+
+	// A known installation keeps its group and its server.
+	if old, err := a.store.Get(ctx, inst.OAuthID); err == nil {
+		if err := sameHome(old, inst); err != nil {
+			return nil, false, err
+		}
+	} else if !errors.Is(err, ErrInstallationNotFound) {
+		return nil, false, fmt.Errorf("addon: reading installation %s: %w", inst.OAuthID, err)
+	}
+
+	tok, err := a.proveCredentials(ctx, inst)
+	if err != nil {
+		return nil, false, err
+	}
+	if cb := a.cfg.installCallback; cb != nil {
+		if err := cb(a, inst.Clone()); err != nil {
+			return nil, false, refuse(http.StatusForbidden, "install callback: %v", err)
+		}
+	}
+	stored, updated, err := a.storeInstallation(ctx, inst)
+	if err == nil {
+		a.tokens.put(tokenKey(stored, a.scopeKey), tok)
+	}
+	return stored, updated, err
+}
+
+// discoverEndpoints reads the token and API URLs from HipChat's
+// capabilities document. Only a trusted server's document is fetched, it
+// must describe itself at the URL it was fetched from, and every URL it
+// names must be on a trusted server too.
+func (a *HipChatAddon) discoverEndpoints(ctx context.Context, inst *Installation) error {
 	if _, err := a.checkTrusted(inst.CapabilitiesURL); err != nil {
-		return nil, false, refuse(http.StatusForbidden, "capabilities URL: %v", err)
+		return refuse(http.StatusForbidden, "capabilities URL: %v", err)
 	}
 	var caps hipchatCapabilities
 	if err := a.fetchJSON(ctx, inst.CapabilitiesURL, &caps); err != nil {
-		return nil, false, &statusError{http.StatusBadGateway,
+		return &statusError{http.StatusBadGateway,
 			fmt.Errorf("addon: reading HipChat's capabilities: %w", err)}
 	}
 	if caps.Links.Self != inst.CapabilitiesURL {
-		return nil, false, refuse(http.StatusForbidden,
+		return refuse(http.StatusForbidden,
 			"capabilities document does not describe itself at capabilitiesUrl")
 	}
+
 	inst.TokenURL = caps.Capabilities.OAuth2Provider.TokenURL
 	inst.APIURL = caps.Capabilities.HipchatAPIProvider.URL
 	if inst.APIURL == "" {
@@ -149,46 +182,41 @@ func (a *HipChatAddon) install(ctx context.Context, req installRequest) (*Instal
 	if inst.APIURL != "" && !strings.HasSuffix(inst.APIURL, "/") {
 		inst.APIURL += "/"
 	}
-	for name, u := range map[string]string{"token URL": inst.TokenURL, "API URL": inst.APIURL} {
-		if _, err := a.checkTrusted(u); err != nil {
-			return nil, false, refuse(http.StatusForbidden, "%s: %v", name, err)
-		}
+	if _, err := a.checkTrusted(inst.TokenURL); err != nil {
+		return refuse(http.StatusForbidden, "token URL: %v", err)
 	}
-
-	// A known installation keeps its group and its server.
-	if old, err := a.store.Get(ctx, inst.OAuthID); err == nil {
-		if old.GroupID != inst.GroupID || old.CapabilitiesURL != inst.CapabilitiesURL {
-			return nil, false, refuse(http.StatusConflict,
-				"oauthId %s is installed in another group or server", inst.OAuthID)
-		}
-	} else if !errors.Is(err, ErrInstallationNotFound) {
-		return nil, false, fmt.Errorf("addon: reading installation %s: %w", inst.OAuthID, err)
+	if _, err := a.checkTrusted(inst.APIURL); err != nil {
+		return refuse(http.StatusForbidden, "API URL: %v", err)
 	}
+	return nil
+}
 
-	// The credentials prove themselves before anything is kept.
+// proveCredentials requests a token with the installation's credentials,
+// which must be for the group the install names.
+func (a *HipChatAddon) proveCredentials(ctx context.Context, inst *Installation) (*accessToken, error) {
 	tok, err := a.requestToken(ctx, inst, a.scopes)
+	if errors.Is(err, ErrInstallationRevoked) {
+		return nil, refuse(http.StatusForbidden, "credentials rejected by HipChat")
+	}
 	if err != nil {
-		if errors.Is(err, ErrInstallationRevoked) {
-			return nil, false, refuse(http.StatusForbidden, "credentials rejected by HipChat")
-		}
-		return nil, false, &statusError{http.StatusBadGateway, err}
+		return nil, &statusError{http.StatusBadGateway, err}
 	}
 	if tok.groupID != 0 && tok.groupID != inst.GroupID {
-		return nil, false, refuse(http.StatusForbidden,
+		return nil, refuse(http.StatusForbidden,
 			"token is for group %d, install names group %d", tok.groupID, inst.GroupID)
 	}
 	inst.GroupName = tok.groupName
+	return tok, nil
+}
 
-	if cb := a.cfg.installCallback; cb != nil {
-		if err := cb(a, inst.Clone()); err != nil {
-			return nil, false, refuse(http.StatusForbidden, "install callback: %v", err)
-		}
+// sameHome refuses to move a known installation to another group or
+// HipChat server, which would let one installation take over another.
+func sameHome(old, inst *Installation) error {
+	if old.GroupID != inst.GroupID || old.CapabilitiesURL != inst.CapabilitiesURL {
+		return refuse(http.StatusConflict,
+			"oauthId %s is installed in another group or server", inst.OAuthID)
 	}
-	stored, updated, err := a.storeInstallation(ctx, inst)
-	if err == nil {
-		a.tokens.put(stored, a.scopes, tok)
-	}
-	return stored, updated, err
+	return nil
 }
 
 // storeInstallation adds or replaces an installation, keeping the time it
@@ -202,9 +230,8 @@ func (a *HipChatAddon) storeInstallation(ctx context.Context, inst *Installation
 	old, err := a.store.Get(ctx, inst.OAuthID)
 	updated := err == nil
 	if updated {
-		if old.GroupID != inst.GroupID || old.CapabilitiesURL != inst.CapabilitiesURL {
-			return nil, false, refuse(http.StatusConflict,
-				"oauthId %s is installed in another group or server", inst.OAuthID)
+		if err := sameHome(old, inst); err != nil {
+			return nil, false, err
 		}
 		inst.InstalledAt = old.InstalledAt
 	}

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -43,19 +43,24 @@ func newTokenCache(a *HipChatAddon) *tokenCache {
 	return &tokenCache{a: a, tokens: make(map[string]*accessToken)}
 }
 
-// tokenKey names an installation's credentials and a scope set. The secret
-// is part of the key so that new credentials never reuse an old token.
-func tokenKey(inst *Installation, scopes []string) string {
-	s := append([]string(nil), scopes...)
-	sort.Strings(s)
-	return inst.OAuthID + "\x00" + inst.OAuthSecret + "\x00" + strings.Join(s, " ")
+// tokenKey names an installation's credentials and a scope set, given by
+// scopeKey. The secret is part of the key so that new credentials never
+// reuse an old token.
+func tokenKey(inst *Installation, scopeKey string) string {
+	return inst.OAuthID + "\x00" + inst.OAuthSecret + "\x00" + scopeKey
+}
+
+// scopeKey names a scope set whatever the order of its scopes.
+func scopeKey(scopes []string) string {
+	s := slices.Clone(scopes)
+	slices.Sort(s)
+	return strings.Join(s, " ")
 }
 
 // get returns a token that is valid for at least the renewal margin,
 // requesting one if needed. However many goroutines ask at once, one
 // request is made per key.
-func (c *tokenCache) get(ctx context.Context, inst *Installation, scopes []string) (*accessToken, error) {
-	key := tokenKey(inst, scopes)
+func (c *tokenCache) get(ctx context.Context, key string, inst *Installation, scopes []string) (*accessToken, error) {
 	if t := c.cached(key); t != nil {
 		return t, nil
 	}
@@ -90,10 +95,10 @@ func (c *tokenCache) get(ctx context.Context, inst *Installation, scopes []strin
 
 // put keeps a token obtained outside get, such as the one that proved an
 // installation's credentials.
-func (c *tokenCache) put(inst *Installation, scopes []string, t *accessToken) {
+func (c *tokenCache) put(key string, t *accessToken) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.tokens[tokenKey(inst, scopes)] = t
+	c.tokens[key] = t
 }
 
 func (c *tokenCache) cached(key string) *accessToken {
@@ -111,8 +116,7 @@ func (c *tokenCache) cached(key string) *accessToken {
 }
 
 // drop forgets one token, after HipChat rejected it.
-func (c *tokenCache) drop(inst *Installation, scopes []string, t *accessToken) {
-	key := tokenKey(inst, scopes)
+func (c *tokenCache) drop(key string, t *accessToken) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.tokens[key] == t {
