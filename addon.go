@@ -47,7 +47,8 @@ type HipChatAddon struct {
 // store. It panics if the descriptor or the options can never work, with a
 // message that lists every problem; [Open] returns them as an error
 // instead.
-func New(descriptor *CapabilitiesDescriptor, store InstallationStore, opts ...Option) *HipChatAddon {
+func New(descriptor *CapabilitiesDescriptor, store InstallationStore,
+	opts ...Option) *HipChatAddon {
 	a, err := Open(descriptor, store, opts...)
 	if err != nil {
 		panic(err.Error())
@@ -60,7 +61,8 @@ func New(descriptor *CapabilitiesDescriptor, store InstallationStore, opts ...Op
 // is invalid or the state file cannot be opened (it is damaged, or locked by
 // another process): a damaged file is never replaced by an empty store.
 // [OpenWithStateFile] returns the error instead.
-func NewWithStateFile(descriptor *CapabilitiesDescriptor, path string, opts ...Option) *HipChatAddon {
+func NewWithStateFile(descriptor *CapabilitiesDescriptor, path string,
+	opts ...Option) *HipChatAddon {
 	a, err := OpenWithStateFile(descriptor, path, opts...)
 	if err != nil {
 		panic(err.Error())
@@ -70,7 +72,8 @@ func NewWithStateFile(descriptor *CapabilitiesDescriptor, path string, opts ...O
 
 // OpenWithStateFile is like [Open] with a [FileInstallationStore] kept at
 // path. [HipChatAddon.Close] closes the store.
-func OpenWithStateFile(descriptor *CapabilitiesDescriptor, path string, opts ...Option) (*HipChatAddon, error) {
+func OpenWithStateFile(descriptor *CapabilitiesDescriptor, path string,
+	opts ...Option) (*HipChatAddon, error) {
 	cfg := defaultConfig()
 	for _, opt := range opts {
 		opt(&cfg)
@@ -93,7 +96,8 @@ func OpenWithStateFile(descriptor *CapabilitiesDescriptor, path string, opts ...
 //
 // The descriptor is copied: changing it afterwards has no effect. Webhooks
 // that do not name an authentication are served with "jwt".
-func Open(descriptor *CapabilitiesDescriptor, store InstallationStore, opts ...Option) (*HipChatAddon, error) {
+func Open(descriptor *CapabilitiesDescriptor, store InstallationStore,
+	opts ...Option) (*HipChatAddon, error) {
 	if descriptor == nil {
 		return nil, errors.New("addon: nil descriptor")
 	}

@@ -106,7 +106,8 @@ func (a *HipChatAddon) revoked(inst *Installation) {
 // the JSON body unless nil, and the JSON answer decoded into out unless
 // nil. An answer outside 2xx is returned as an *[APIError], or a
 // *[RateLimitError] for 429 (see [RetryRateLimited]).
-func (a *HipChatAddon) CallAPI(ctx context.Context, inst *Installation, method, path string, in, out any) error {
+func (a *HipChatAddon) CallAPI(ctx context.Context, inst *Installation, method, path string,
+	in, out any) error {
 	var body []byte
 	if in != nil {
 		var err error
@@ -135,7 +136,8 @@ func (a *HipChatAddon) CallAPI(ctx context.Context, inst *Installation, method, 
 }
 
 // call sends one API request with a JSON body, unless body is nil.
-func (t *apiTransport) call(ctx context.Context, method, target string, body []byte) (*http.Response, error) {
+func (t *apiTransport) call(ctx context.Context, method, target string,
+	body []byte) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -197,7 +199,8 @@ func (a *HipChatAddon) SendNotification(installation *Installation, n *Notificat
 // SendNotificationContext posts n to the room of a room installation. n is
 // validated first; an invalid one is not sent and the error wraps
 // [ErrInvalidNotification]. A global installation gets [ErrRoomRequired].
-func (a *HipChatAddon) SendNotificationContext(ctx context.Context, installation *Installation, n *Notification) error {
+func (a *HipChatAddon) SendNotificationContext(ctx context.Context, installation *Installation,
+	n *Notification) error {
 	if installation.IsGlobal() {
 		return ErrRoomRequired
 	}
@@ -206,7 +209,8 @@ func (a *HipChatAddon) SendNotificationContext(ctx context.Context, installation
 
 // SendRoomNotification posts n to a room named by id or name. A room
 // installation may only post to its own room.
-func (a *HipChatAddon) SendRoomNotification(ctx context.Context, inst *Installation, room string, n *Notification) error {
+func (a *HipChatAddon) SendRoomNotification(ctx context.Context, inst *Installation,
+	room string, n *Notification) error {
 	if n == nil {
 		return fmt.Errorf("%w: nil notification", ErrInvalidNotification)
 	}
@@ -221,7 +225,8 @@ func (a *HipChatAddon) SendRoomNotification(ctx context.Context, inst *Installat
 
 // SendRoomMessage posts a plain message to a room as the add-on (scope
 // send_message).
-func (a *HipChatAddon) SendRoomMessage(ctx context.Context, inst *Installation, room, message string) error {
+func (a *HipChatAddon) SendRoomMessage(ctx context.Context, inst *Installation, room,
+	message string) error {
 	if err := checkRoom(inst, room); err != nil {
 		return err
 	}
@@ -238,7 +243,8 @@ type PrivateMessage struct {
 
 // SendPrivateMessage sends a private message to a user named by id, email
 // or @mention name (scope send_message).
-func (a *HipChatAddon) SendPrivateMessage(ctx context.Context, inst *Installation, user string, m *PrivateMessage) error {
+func (a *HipChatAddon) SendPrivateMessage(ctx context.Context, inst *Installation, user string,
+	m *PrivateMessage) error {
 	if m == nil || m.Message == "" {
 		return fmt.Errorf("%w: message is required", ErrInvalidNotification)
 	}
@@ -246,7 +252,8 @@ func (a *HipChatAddon) SendPrivateMessage(ctx context.Context, inst *Installatio
 }
 
 // GetRoom looks a room up by id or name (scope view_room or view_group).
-func (a *HipChatAddon) GetRoom(ctx context.Context, inst *Installation, room string) (*Room, error) {
+func (a *HipChatAddon) GetRoom(ctx context.Context, inst *Installation, room string) (*Room,
+	error) {
 	var r Room
 	if err := a.CallAPI(ctx, inst, http.MethodGet, "room/"+url.PathEscape(room), nil, &r); err != nil {
 		return nil, err
@@ -278,13 +285,15 @@ type GlanceScope struct {
 // UpdateGlanceData sets what the glance with the given key shows: in the
 // room of a room installation, or group-wide for a global installation. It
 // is UpdateGlanceDataContext with context.Background().
-func (a *HipChatAddon) UpdateGlanceData(installation *Installation, key string, data *GlanceData) error {
+func (a *HipChatAddon) UpdateGlanceData(installation *Installation, key string,
+	data *GlanceData) error {
 	return a.UpdateGlanceDataContext(context.Background(), installation, key, data)
 }
 
 // UpdateGlanceDataContext is [HipChatAddon.UpdateGlanceData] with a
 // context.
-func (a *HipChatAddon) UpdateGlanceDataContext(ctx context.Context, inst *Installation, key string, data *GlanceData) error {
+func (a *HipChatAddon) UpdateGlanceDataContext(ctx context.Context, inst *Installation,
+	key string, data *GlanceData) error {
 	if data == nil {
 		return fmt.Errorf("%w: nil glance data", ErrInvalidGlance)
 	}
@@ -294,7 +303,8 @@ func (a *HipChatAddon) UpdateGlanceDataContext(ctx context.Context, inst *Instal
 // UpdateGlance pushes new content for one or more glances to the users in
 // scope. Every key must be a glance of the descriptor, and every content
 // valid; a room installation may only update its own room.
-func (a *HipChatAddon) UpdateGlance(ctx context.Context, inst *Installation, scope GlanceScope, updates ...GlanceUpdate) error {
+func (a *HipChatAddon) UpdateGlance(ctx context.Context, inst *Installation, scope GlanceScope,
+	updates ...GlanceUpdate) error {
 	for _, u := range updates {
 		if !a.hasGlance(u.Key) {
 			return fmt.Errorf("%w: %q is not a glance of the descriptor", ErrInvalidGlance, u.Key)

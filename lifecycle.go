@@ -82,7 +82,8 @@ func (e *statusError) Error() string { return e.err.Error() }
 func (e *statusError) Unwrap() error { return e.err }
 
 func refuse(status int, format string, args ...any) error {
-	return &statusError{status, fmt.Errorf("%w: "+format, append([]any{ErrInstallRefused}, args...)...)}
+	args = append([]any{ErrInstallRefused}, args...)
+	return &statusError{status, fmt.Errorf("%w: "+format, args...)}
 }
 
 // httpStatus is the status an error from the lifecycle is answered with.
@@ -105,7 +106,8 @@ func (a *HipChatAddon) lockInstallation() func() {
 // install checks an install request with every defence the protocol
 // allows, proves its credentials and stores it. It reports whether a known
 // installation was updated.
-func (a *HipChatAddon) install(ctx context.Context, req installRequest) (*Installation, bool, error) {
+func (a *HipChatAddon) install(ctx context.Context, req installRequest) (*Installation, bool,
+	error) {
 	if req.OAuthID == "" || req.OAuthSecret == "" || req.CapabilitiesURL == "" || req.GroupID == 0 {
 		return nil, false, refuse(http.StatusBadRequest,
 			"oauthId, oauthSecret, capabilitiesUrl and groupId are required")
@@ -193,7 +195,8 @@ func (a *HipChatAddon) discoverEndpoints(ctx context.Context, inst *Installation
 
 // proveCredentials requests a token with the installation's credentials,
 // which must be for the group the install names.
-func (a *HipChatAddon) proveCredentials(ctx context.Context, inst *Installation) (*accessToken, error) {
+func (a *HipChatAddon) proveCredentials(ctx context.Context, inst *Installation) (*accessToken,
+	error) {
 	tok, err := a.requestToken(ctx, inst, a.scopes)
 	if errors.Is(err, ErrInstallationRevoked) {
 		return nil, refuse(http.StatusForbidden, "credentials rejected by HipChat")
@@ -221,7 +224,8 @@ func sameHome(old, inst *Installation) error {
 
 // storeInstallation adds or replaces an installation, keeping the time it
 // was first installed.
-func (a *HipChatAddon) storeInstallation(ctx context.Context, inst *Installation) (*Installation, bool, error) {
+func (a *HipChatAddon) storeInstallation(ctx context.Context,
+	inst *Installation) (*Installation, bool, error) {
 	unlock := a.lockInstallation()
 	defer unlock()
 
@@ -398,7 +402,8 @@ func (a *HipChatAddon) handleClientUninstall(w http.ResponseWriter, r *http.Requ
 	a.redirectBack(w, r, q.Get("redirect_url"), "uninstalled")
 }
 
-func (a *HipChatAddon) fetchInstallable(ctx context.Context, raw string, req *installRequest) error {
+func (a *HipChatAddon) fetchInstallable(ctx context.Context, raw string,
+	req *installRequest) error {
 	if raw == "" {
 		return refuse(http.StatusBadRequest, "installable_url is required")
 	}
@@ -467,7 +472,8 @@ func httpStatusOfBodyError(err error) int {
 
 // answerError logs why a request failed and answers with its status and a
 // short, generic text.
-func (a *HipChatAddon) answerError(w http.ResponseWriter, r *http.Request, oauthID string, err error) {
+func (a *HipChatAddon) answerError(w http.ResponseWriter, r *http.Request, oauthID string,
+	err error) {
 	status := httpStatus(err)
 	who := oauthID
 	if who == "" {

@@ -15,11 +15,13 @@ import (
 // a notification, which HipChat posts to the room the webhook came from;
 // returning nil answers with no content. An error is logged and answered
 // 500.
-type WebhookHandler func(ctx context.Context, a *HipChatAddon, inst *Installation, e *WebhookEvent) (*Notification, error)
+type WebhookHandler func(ctx context.Context, a *HipChatAddon, inst *Installation,
+	e *WebhookEvent) (*Notification, error)
 
 // GlanceHandler answers a glance query: what the glance shows the user who
 // opened HipChat.
-type GlanceHandler func(ctx context.Context, a *HipChatAddon, inst *Installation, q *GlanceQuery) (*GlanceData, error)
+type GlanceHandler func(ctx context.Context, a *HipChatAddon, inst *Installation,
+	q *GlanceQuery) (*GlanceData, error)
 
 // GlanceQuery is a glance query HipChat's client sent.
 type GlanceQuery struct {
@@ -37,29 +39,31 @@ type GlanceQuery struct {
 func handlerProblems(d *CapabilitiesDescriptor, cfg *config) []string {
 	var problems []string
 	c := &d.Capabilities
+	add := func(format string, args ...any) {
+		problems = append(problems, "options: "+fmt.Sprintf(format, args...))
+	}
 	for event := range cfg.webhooks {
-		if !slices.ContainsFunc(c.Webhooks, func(w Webhook) bool { return w.Event == event }) {
-			problems = append(problems,
-				fmt.Sprintf("options: webhook handler for %q, which the descriptor does not declare", event))
+		declared := func(w Webhook) bool { return w.Event == event }
+		if !slices.ContainsFunc(c.Webhooks, declared) {
+			add("webhook handler for %q, which the descriptor does not declare", event)
 		}
 	}
 	for key := range cfg.glances {
-		if !slices.ContainsFunc(c.Glances, func(g Glance) bool { return g.Key == key && g.QueryURL != "" }) {
-			problems = append(problems,
-				fmt.Sprintf("options: glance handler for %q, which has no queryUrl in the descriptor", key))
+		queried := func(g Glance) bool { return g.Key == key && g.QueryURL != "" }
+		if !slices.ContainsFunc(c.Glances, queried) {
+			add("glance handler for %q, which has no queryUrl in the descriptor", key)
 		}
 	}
 	for key := range cfg.pages {
 		if pageURL(d, key) == "" {
-			problems = append(problems,
-				fmt.Sprintf("options: page handler for %q, which is no dialog, web panel or external page with a url", key))
+			add("page handler for %q, which is no dialog, web panel or external page with a url", key)
 		}
 	}
 	if cfg.configurable != nil && (c.Configurable == nil || c.Configurable.URL == "") {
-		problems = append(problems, "options: configurable handler, but the descriptor declares no configurable url")
+		add("configurable handler, but the descriptor declares no configurable url")
 	}
 	if cfg.adminPage != nil && (c.AdminPage == nil || c.AdminPage.URL == "") {
-		problems = append(problems, "options: admin page handler, but the descriptor declares no adminPage url")
+		add("admin page handler, but the descriptor declares no adminPage url")
 	}
 	slices.Sort(problems)
 	return problems
@@ -141,7 +145,9 @@ func (a *HipChatAddon) addWebhookRoutes(s *routeSet) {
 // handleWebhook serves the webhooks declared at one path. A path is signed
 // unless every webhook there opted out with authentication "none".
 func (a *HipChatAddon) handleWebhook(hooks []Webhook) http.HandlerFunc {
-	signed := slices.ContainsFunc(hooks, func(w Webhook) bool { return w.Authentication != WebhookAuthNone })
+	signed := slices.ContainsFunc(hooks, func(w Webhook) bool {
+		return w.Authentication != WebhookAuthNone
+	})
 	return func(w http.ResponseWriter, r *http.Request) {
 		var inst *Installation
 		var claims *Claims
@@ -184,7 +190,8 @@ func (a *HipChatAddon) handleWebhook(hooks []Webhook) http.HandlerFunc {
 	}
 }
 
-func (a *HipChatAddon) dispatchWebhook(w http.ResponseWriter, r *http.Request, inst *Installation, claims *Claims, e *WebhookEvent) {
+func (a *HipChatAddon) dispatchWebhook(w http.ResponseWriter, r *http.Request,
+	inst *Installation, claims *Claims, e *WebhookEvent) {
 	h := a.cfg.webhooks[e.Event]
 	if h == nil {
 		w.WriteHeader(http.StatusNoContent)
@@ -247,7 +254,8 @@ func (a *HipChatAddon) handleGlanceQuery(key string) http.HandlerFunc {
 
 // allowOrigin sets CORS headers when the request's origin is the
 // installation's HipChat server, a trusted server, or an allowed origin.
-func (a *HipChatAddon) allowOrigin(w http.ResponseWriter, r *http.Request, inst *Installation) bool {
+func (a *HipChatAddon) allowOrigin(w http.ResponseWriter, r *http.Request,
+	inst *Installation) bool {
 	w.Header().Add("Vary", "Origin")
 	origin := r.Header.Get("Origin")
 	if origin == "" || !a.originAllowed(origin, inst) {

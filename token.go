@@ -60,7 +60,8 @@ func scopeKey(scopes []string) string {
 // get returns a token that is valid for at least the renewal margin,
 // requesting one if needed. However many goroutines ask at once, one
 // request is made per key.
-func (c *tokenCache) get(ctx context.Context, key string, inst *Installation, scopes []string) (*accessToken, error) {
+func (c *tokenCache) get(ctx context.Context, key string, inst *Installation,
+	scopes []string) (*accessToken, error) {
 	if t := c.cached(key); t != nil {
 		return t, nil
 	}
@@ -139,7 +140,8 @@ func (c *tokenCache) forget(oauthID string) {
 // requestToken asks the installation's token endpoint for a token. An
 // answer of 401 means HipChat no longer knows the credentials: the error
 // then wraps ErrInstallationRevoked.
-func (a *HipChatAddon) requestToken(ctx context.Context, inst *Installation, scopes []string) (*accessToken, error) {
+func (a *HipChatAddon) requestToken(ctx context.Context, inst *Installation,
+	scopes []string) (*accessToken, error) {
 	if _, err := a.checkTrusted(inst.TokenURL); err != nil {
 		return nil, fmt.Errorf("addon: token URL of %s: %w", inst.OAuthID, err)
 	}
@@ -154,10 +156,12 @@ func (a *HipChatAddon) requestToken(ctx context.Context, inst *Installation, sco
 	tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, a.httpClient()))
 	if err != nil {
 		var re *oauth2.RetrieveError
-		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized {
-			return nil, fmt.Errorf("%w: token request for %s answered 401", ErrInstallationRevoked, inst.OAuthID)
+		answered := errors.As(err, &re) && re.Response != nil
+		if answered && re.Response.StatusCode == http.StatusUnauthorized {
+			return nil, fmt.Errorf("%w: token request for %s answered 401",
+				ErrInstallationRevoked, inst.OAuthID)
 		}
-		if errors.As(err, &re) && re.Response != nil {
+		if answered {
 			return nil, fmt.Errorf("addon: token request for %s: %d %s", inst.OAuthID,
 				re.Response.StatusCode, re.ErrorCode)
 		}
