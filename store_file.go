@@ -124,6 +124,10 @@ type RecoveryReport struct {
 	DroppedBytes int64
 	// KeptRecords is the number of records read before the damage.
 	KeptRecords int
+	// DroppedRecords is the number of intact records found after the
+	// damage, which were dropped with it. Damage in the middle of the file
+	// drops every record after it, however many are intact.
+	DroppedRecords int
 	// Err describes the damage; it wraps ErrCorruptStateFile.
 	Err error
 }
@@ -830,22 +834,54 @@ func (s *FileInstallationStore) recoverFrom(res *logContents, fileSize int64) er
 	if !s.cfg.recover || !res.damage.recoverable {
 		return damage
 	}
+	dropped, err := countRecordsAfter(s.f, res.damage.offset, fileSize)
+	if err != nil {
+		return fmt.Errorf("addon: recover state file %s: %w", s.path, err)
+	}
 	if err := s.compact(); err != nil {
 		return fmt.Errorf("addon: recover state file %s: %w", s.path, err)
 	}
 	report := RecoveryReport{
-		Path:         s.path,
-		Offset:       res.damage.offset,
-		DroppedBytes: fileSize - res.damage.offset,
-		KeptRecords:  res.records,
-		Err:          damage,
+		Path:           s.path,
+		Offset:         res.damage.offset,
+		DroppedBytes:   fileSize - res.damage.offset,
+		KeptRecords:    res.records,
+		DroppedRecords: dropped,
+		Err:            damage,
 	}
-	s.cfg.logger.Warnf("addon: recovered state file %s: dropped %d bytes from offset %d",
-		s.path, report.DroppedBytes, report.Offset)
+	s.cfg.logger.Warnf("addon: recovered state file %s: dropped %d bytes and %d records from offset %d",
+		s.path, report.DroppedBytes, report.DroppedRecords, report.Offset)
 	if s.cfg.report != nil {
 		s.cfg.report(report)
 	}
 	return nil
+}
+
+// countRecordsAfter counts the intact record frames between off and end:
+// those whose checksum holds, wherever they start. A damaged frame cannot
+// be trusted to say where the next one begins, so every offset is tried.
+func countRecordsAfter(f io.ReaderAt, off, end int64) (int, error) {
+	buf := make([]byte, end-off)
+	if _, err := f.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
+		return 0, err
+	}
+	n := 0
+	for i := 0; i+frameHeaderSize <= len(buf); {
+		size := frameHeaderSize + int(binary.BigEndian.Uint32(buf[i+1:i+5]))
+		if buf[i] != kindRecord || size-frameHeaderSize > maxPayloadSize || i+size > len(buf) {
+			i++
+			continue
+		}
+		crc := crc32.Update(0, crcTable, buf[i:i+5])
+		if crc32.Update(crc, crcTable, buf[i+frameHeaderSize:i+size]) !=
+			binary.BigEndian.Uint32(buf[i+5:i+9]) {
+			i++
+			continue
+		}
+		n++
+		i += size
+	}
+	return n, nil
 }
 
 func (s *FileInstallationStore) damageError(d *logDamage) error {
@@ -1113,6 +1149,7 @@ type fileSystem interface {
 // stateFile is an open file, as *os.File.
 type stateFile interface {
 	io.Reader
+	io.ReaderAt
 	io.Writer
 	io.WriterAt
 	Name() string

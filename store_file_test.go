@@ -1065,3 +1065,34 @@ func fileMode(t testing.TB, path string) fs.FileMode {
 	}
 	return fi.Mode().Perm()
 }
+
+func TestRecoveryCountsDroppedRecords(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := openTestStore(t, path)
+	var ends []int64
+	for i := range 20 {
+		if err := s.Add(context.Background(), testInstallation(i)); err != nil {
+			t.Fatal(err)
+		}
+		ends = append(ends, fileSize(t, path))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Flip a byte in the middle of the fifth record: the four before it
+	// are kept, the fifteen intact ones after it are dropped with it.
+	data := readFile(t, path)
+	data[(ends[3]+ends[4])/2] ^= 0xff
+	var reports []RecoveryReport
+	_, r, err := openDamaged(t, t.TempDir(), data, &reports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := r.List(context.Background()); len(all) != 4 {
+		t.Errorf("recovered %d installations, want 4", len(all))
+	}
+	if len(reports) != 1 || reports[0].DroppedRecords != 15 {
+		t.Fatalf("reports %+v, want one that drops 15 intact records", reports)
+	}
+}
