@@ -48,6 +48,7 @@ type APIError struct {
 	Message string
 }
 
+// Error says which call HipChat refused and how.
 func (e *APIError) Error() string {
 	if e.Message != "" {
 		return fmt.Sprintf("addon: %s %s: %d %s", e.Method, e.URL, e.StatusCode, e.Message)
@@ -68,6 +69,7 @@ type RateLimitError struct {
 	FloodControl bool
 }
 
+// Error is the APIError's message with the reset time.
 func (e *RateLimitError) Error() string {
 	if e.Reset.IsZero() {
 		return e.APIError.Error() + " (rate limited)"
