@@ -116,13 +116,8 @@ func Open(descriptor *CapabilitiesDescriptor, store InstallationStore,
 	problems = append(problems, handlerProblems(d, &cfg)...)
 
 	a := &HipChatAddon{descriptor: d, store: store, cfg: cfg, trusted: trusted}
-	a.verifier = &verifier{
-		store:       store,
-		logger:      cfg.logger,
-		now:         cfg.now,
-		leeway:      cfg.clockSkew,
-		maxTokenLen: cfg.maxTokenSize,
-	}
+	a.verifier = newVerifier(store, cfg.logger)
+	a.verifier.now, a.verifier.leeway, a.verifier.maxTokenLen = cfg.now, cfg.clockSkew, cfg.maxTokenSize
 	a.tokens = newTokenCache(a)
 	if d.Capabilities.HipchatAPIConsumer != nil {
 		a.scopes = append([]string(nil), d.Capabilities.HipchatAPIConsumer.Scopes...)
